@@ -1,0 +1,82 @@
+# Portico: hand-written Makefile. Run ./configure first; V=1 shows commands.
+
+ifeq ($(wildcard objs/config.mk),)
+$(error objs/config.mk is missing: run ./configure first)
+endif
+include objs/config.mk
+
+Q := $(if $(V),,@)
+
+LIB_SRC  := $(sort $(wildcard common/*.c worker/*.c master/*.c))
+LIB_SRC  := $(filter-out master/main.c,$(LIB_SRC))
+LIB_OBJ  := $(patsubst %.c,objs/%.o,$(LIB_SRC))
+MAIN_OBJ := objs/master/main.o
+UNIT_SRC := $(sort $(wildcard test/unit/test_*.c))
+UNIT_BIN := $(patsubst test/unit/%.c,objs/test/%,$(UNIT_SRC))
+DEPS     := $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+.PHONY: all test test-unit test-integration test-slow run install clean fuzz
+
+all: objs/portico
+
+objs/portico: $(MAIN_OBJ) objs/libportico.a
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) objs/libportico.a $(LIBS)
+
+objs/libportico.a: $(LIB_OBJ)
+	@echo "  AR    $@"
+	$(Q)rm -f $@ && ar rcs $@ $(LIB_OBJ)
+
+objs/%.o: %.c objs/config.mk objs/pt_auto.h
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+objs/test/main.o: test/unit/main.c objs/config.mk
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
+
+objs/test/%.o: test/unit/%.c objs/config.mk objs/pt_auto.h
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
+
+objs/test/test_%: objs/test/test_%.o objs/test/main.o objs/libportico.a
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< objs/test/main.o \
+	    objs/libportico.a $(CHECK_LIBS) $(LIBS)
+
+-include $(DEPS) $(wildcard objs/test/*.d)
+
+# One closing line "N passed, N failed" over both suites.
+test: objs/portico $(UNIT_BIN)
+	$(Q)python3 test/run.py --unit $(UNIT_BIN)
+
+test-unit: $(UNIT_BIN)
+	$(Q)python3 test/run.py --unit-only --unit $(UNIT_BIN)
+
+test-integration: objs/portico
+	$(Q)python3 test/run.py --integration-only
+
+test-slow: objs/portico $(UNIT_BIN)
+	$(Q)PORTICO_SLOW=1 python3 test/run.py --unit $(UNIT_BIN)
+
+run: objs/portico
+	$(Q)mkdir -p objs/run/logs
+	$(Q)objs/portico -p $(CURDIR)/objs/run/ -c $(CURDIR)/conf/portico.conf \
+	    -g "daemon off;"
+
+install: objs/portico
+	install -d $(DESTDIR)$(dir $(SBIN_PATH)) $(DESTDIR)$(dir $(CONF_PATH)) \
+	    $(DESTDIR)$(dir $(ERROR_LOG_PATH)) $(DESTDIR)$(dir $(PID_PATH))
+	install -m 0755 objs/portico $(DESTDIR)$(SBIN_PATH)
+	for f in conf/*.conf conf/mime.types; do \
+	    [ -f "$$f" ] || continue; \
+	    t=$(DESTDIR)$(dir $(CONF_PATH))$$(basename $$f); \
+	    [ -e "$$t" ] || install -m 0644 "$$f" "$$t"; \
+	done
+
+clean:
+	rm -rf objs/portico objs/libportico.a objs/common objs/worker \
+	    objs/master objs/test objs/fuzz objs/run

@@ -1,0 +1,60 @@
+/*
+ * The error log: levels, nginx's line format, and the copy written to stderr
+ * while the process still has a terminal (startup, -t).
+ */
+#ifndef PT_LOG_H
+#define PT_LOG_H
+
+#include <stdarg.h>
+
+#include "pt_types.h"
+#include "str.h"
+
+#define PT_LOG_STDERR 0
+#define PT_LOG_EMERG  1
+#define PT_LOG_ALERT  2
+#define PT_LOG_CRIT   3
+#define PT_LOG_ERR    4
+#define PT_LOG_WARN   5
+#define PT_LOG_NOTICE 6
+#define PT_LOG_INFO   7
+#define PT_LOG_DEBUG  8
+
+#define PT_MAX_ERROR_STR 2048
+
+struct pt_log_s {
+    int         fd;         /* -1 until opened; STDERR_FILENO for stderr */
+    pt_uint_t   level;      /* messages above this level are dropped */
+    pt_str_t    path;       /* NUL-terminated; empty for stderr */
+    pt_log_t   *next;       /* further error_log targets (each with a level) */
+};
+
+/* Set while messages should also go to stderr as "portico: [level] ...":
+ * before daemonizing, and for -t/-T. */
+extern int pt_log_use_stderr;
+/* Set by -q: suppress non-error messages during -t. */
+extern int pt_log_quiet;
+
+void pt_log_error(pt_uint_t level, pt_log_t *log, int err,
+                  const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void pt_log_verror(pt_uint_t level, pt_log_t *log, int err,
+                   const char *fmt, va_list args);
+/* "portico: <msg>\n" straight to stderr (CLI messages, -t results). */
+void pt_log_stderr(int err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Level names as nginx spells them; returns the level or -1. */
+pt_int_t pt_log_level_parse(const pt_str_t *name);
+extern const char *pt_log_levels[];
+
+/* Append " (errno: strerror)" to buf, bounded by end. */
+u_char *pt_log_errno(u_char *buf, u_char *end, int err);
+
+#define pt_log_debug(log, ...)                                                \
+    do {                                                                      \
+        if ((log)->level >= PT_LOG_DEBUG)                                     \
+            pt_log_error(PT_LOG_DEBUG, log, 0, __VA_ARGS__);                  \
+    } while (0)
+
+#endif /* PT_LOG_H */

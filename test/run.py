@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Portico's test runner: runs the Check unit binaries and the Python
+integration suite, then prints one closing line "N passed, N failed"."""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHECK_RE = re.compile(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)")
+
+
+def run_unit(binaries):
+    passed = failed = 0
+    for b in binaries:
+        proc = subprocess.run([b], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              timeout=600)
+        out = proc.stdout
+        m = CHECK_RE.search(out)
+        if m is None:
+            print(out)
+            print(f"{b}: no Check summary (exit {proc.returncode})")
+            failed += 1
+            continue
+        total, fail, err = (int(x) for x in m.groups())
+        bad = fail + err
+        if bad or proc.returncode != 0:
+            print(out)
+            bad = max(bad, 1)
+        else:
+            print(f"unit {os.path.basename(b)}: {total} checks ok")
+        passed += total - min(bad, total)
+        failed += bad
+    return passed, failed
+
+
+def run_integration(pattern):
+    os.environ.setdefault("PORTICO_BIN", os.path.join(ROOT, "objs", "portico"))
+    idir = os.path.join(ROOT, "test", "integration")
+    sys.path.insert(0, idir)
+    suite = unittest.defaultTestLoader.discover(idir, pattern=pattern,
+                                                top_level_dir=idir)
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    bad = len(result.failures) + len(result.errors) + \
+        len(result.unexpectedSuccesses)
+    skipped = len(result.skipped)
+    return result.testsRun - bad - skipped, bad, skipped
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--unit", nargs="*", default=[])
+    ap.add_argument("--unit-only", action="store_true")
+    ap.add_argument("--integration-only", action="store_true")
+    ap.add_argument("--pattern", default=os.environ.get("PT_TEST_PATTERN",
+                                                        "test_*.py"))
+    args = ap.parse_args()
+
+    passed = failed = skipped = 0
+    if not args.integration_only:
+        p, f = run_unit(args.unit)
+        passed += p
+        failed += f
+    if not args.unit_only:
+        p, f, s = run_integration(args.pattern)
+        passed += p
+        failed += f
+        skipped += s
+
+    print(f"{passed} passed, {failed} failed" +
+          (f", {skipped} skipped" if skipped else ""))
+    return 1 if failed or passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
