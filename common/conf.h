@@ -89,7 +89,8 @@ struct pt_command_s {
 
 #define pt_null_command { NULL, 0, NULL, 0, 0, NULL }
 
-/* Bounds for pt_conf_set_num/size/msec (post). */
+/* Bounds for pt_conf_set_num/size/off/msec/sec (post), in the field's unit
+ * (ms for msec); high < 0 means no upper bound. */
 typedef struct {
     pt_int_t  low;
     pt_int_t  high;
@@ -143,7 +144,12 @@ struct pt_module_s {
     int           (*init_process)(pt_cycle_t *cycle);  /* each worker */
     void          (*exit_process)(pt_cycle_t *cycle);  /* each worker */
     pt_uint_t       index;      /* position in the module list, set at start */
+    pt_uint_t       type;       /* PT_MODULE_CORE (0) or PT_MODULE_HTTP: whose
+                                   create_main_conf runs in which context */
 };
+
+#define PT_MODULE_CORE 0
+#define PT_MODULE_HTTP 1
 
 /* The parser and dispatcher state while a configuration is read. */
 struct pt_conf_s {
@@ -160,12 +166,22 @@ struct pt_conf_s {
     pt_str_t          conf_prefix; /* includes are relative to it; ends "/" */
     pt_array_t       *files;       /* pt_conf_file_t, for -T */
     void             *handler_data; /* free for a block setter's use */
+    /* Position for messages while parsing (set by the parser only; while
+     * NULL, messages name cf->node's file and line). */
+    const char       *parse_file;
+    pt_uint_t         parse_line;
 };
+
+/* The name pt_conf_parse_buf takes for -g text: such text may not open
+ * blocks, and its messages end " in command line" (as nginx's). */
+#define PT_CONF_CMDLINE "command line"
 
 /* Parse a file into a tree. Includes are expanded in place (a glob that
  * matches nothing is fine, a missing plain file is an error). Every file
- * read is appended to cf->files. Returns NULL on error, logged at emerg
- * with file:line. An empty file yields an empty tree: *out = NULL, PT_OK. */
+ * read is appended to cf->files (created in cf->pool if NULL; a file
+ * included twice is listed once). Returns PT_ERROR on error, logged at
+ * emerg with file:line. An empty file yields an empty tree: *out = NULL,
+ * PT_OK. A node's line is that of its ";" or "{", as nginx reports. */
 int pt_conf_parse_file(pt_conf_t *cf, const char *path, pt_conf_node_t **out);
 /* Parse a buffer (e.g. -g "directives;"); `name` is used in messages
  * ("command line"). */
