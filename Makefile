@@ -67,13 +67,18 @@ run: objs/portico
 	$(Q)objs/portico -p $(CURDIR)/objs/run/ -c $(CURDIR)/conf/portico.conf \
 	    -g "daemon off;"
 
+# Relative configured paths live under the prefix, as at run time.
+abs = $(if $(filter /%,$(1)),$(1),$(PREFIX)/$(1))
+
 install: objs/portico
-	install -d $(DESTDIR)$(dir $(SBIN_PATH)) $(DESTDIR)$(dir $(CONF_PATH)) \
-	    $(DESTDIR)$(dir $(ERROR_LOG_PATH)) $(DESTDIR)$(dir $(PID_PATH))
+	install -d $(DESTDIR)$(dir $(SBIN_PATH)) \
+	    $(DESTDIR)$(dir $(call abs,$(CONF_PATH))) \
+	    $(DESTDIR)$(dir $(call abs,$(ERROR_LOG_PATH))) \
+	    $(DESTDIR)$(dir $(call abs,$(PID_PATH)))
 	install -m 0755 objs/portico $(DESTDIR)$(SBIN_PATH)
 	for f in conf/*.conf conf/mime.types; do \
 	    [ -f "$$f" ] || continue; \
-	    t=$(DESTDIR)$(dir $(CONF_PATH))$$(basename $$f); \
+	    t=$(DESTDIR)$(dir $(call abs,$(CONF_PATH)))$$(basename $$f); \
 	    [ -e "$$t" ] || install -m 0644 "$$f" "$$t"; \
 	done
 

@@ -51,7 +51,7 @@ struct pt_cycle_s {
     pt_uint_t       modules_n;
     pt_array_t      listening;      /* pt_listening_t */
     pt_array_t      shm_zones;      /* pt_shm_zone_t * */
-    pt_array_t      open_files;     /* pt_open_file_t, reopened on USR1 */
+    pt_array_t      open_files;     /* pt_open_file_t *, reopened on USR1 */
     pt_array_t      conf_files;     /* pt_conf_file_t, for -T */
     pt_array_t      paths;          /* pt_str_t temp dirs to create */
     pt_cycle_t     *old_cycle;
@@ -63,11 +63,5 @@ struct pt_cycle_s {
     pt_str_t        hostname;
     pt_uint_t       connection_n;   /* worker_connections */
 };
-
-/* A file the master opened that USR1 reopens (error and access logs). */
-typedef struct {
-    pt_str_t    name;       /* NUL-terminated absolute path */
-    int         fd;
-} pt_open_file_t;
 
 #endif /* PT_CYCLE_H */

@@ -3,10 +3,12 @@
  * never interleave (O_APPEND files); a copy goes to stderr at startup.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "log.h"
 #include "time.h"
 
@@ -85,11 +87,13 @@ pt_log_verror(pt_uint_t level, pt_log_t *log, int err, const char *fmt,
     *p++ = '\n';
 
     for (l = log; l != NULL; l = l->next) {
-        if (level > l->level || l->fd < 0) {
+        int fd = l->file != NULL ? l->file->fd : l->fd;
+
+        if (level > l->level || fd < 0) {
             continue;
         }
-        write_all(l->fd, line, (size_t) (p - line));
-        if (l->fd == STDERR_FILENO) {
+        write_all(fd, line, (size_t) (p - line));
+        if (fd == STDERR_FILENO) {
             wrote_stderr = 1;
         }
     }
@@ -136,4 +140,31 @@ pt_log_stderr(int err, const char *fmt, ...)
     }
     *p++ = '\n';
     write_all(STDERR_FILENO, line, (size_t) (p - line));
+}
+
+void
+pt_log_reopen_files(pt_array_t *files, uid_t user, pt_log_t *log)
+{
+    pt_open_file_t **f = files->elts;
+    pt_uint_t        i;
+    int              fd;
+
+    for (i = 0; i < files->nelts; i++) {
+        fd = open((char *) f[i]->name.data,
+                  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd == -1) {
+            pt_log_error(PT_LOG_EMERG, log, errno, "open() \"%s\" failed",
+                         f[i]->name.data);
+            continue;
+        }
+        if (user != (uid_t) -1 && fchown(fd, user, (gid_t) -1) == -1) {
+            pt_log_error(PT_LOG_EMERG, log, errno, "chown(\"%s\", %d) failed",
+                         f[i]->name.data, (int) user);
+        }
+        if (f[i]->fd != -1 && close(f[i]->fd) == -1) {
+            pt_log_error(PT_LOG_ALERT, log, errno, "close() \"%s\" failed",
+                         f[i]->name.data);
+        }
+        f[i]->fd = fd;
+    }
 }

@@ -22,8 +22,15 @@
 
 #define PT_MAX_ERROR_STR 2048
 
+/* A file opened by the master that USR1 reopens (error and access logs). */
+typedef struct {
+    pt_str_t    name;       /* NUL-terminated absolute path; empty: stderr */
+    int         fd;
+} pt_open_file_t;
+
 struct pt_log_s {
-    int         fd;         /* -1 until opened; STDERR_FILENO for stderr */
+    pt_open_file_t *file;   /* when set, writes go to file->fd (reopenable) */
+    int         fd;         /* used when file is NULL; -1: nowhere */
     pt_uint_t   level;      /* messages above this level are dropped */
     pt_str_t    path;       /* NUL-terminated; empty for stderr */
     pt_log_t   *next;       /* further error_log targets (each with a level) */
@@ -50,6 +57,11 @@ extern const char *pt_log_levels[];
 
 /* Append " (errno: strerror)" to buf, bounded by end. */
 u_char *pt_log_errno(u_char *buf, u_char *end, int err);
+
+/* Reopen each pt_open_file_t * of `files` (USR1, for logrotate): the new
+ * file replaces the old fd only once it is open; with `user` != -1 the
+ * file is chowned to it first (the master does this for the workers). */
+void pt_log_reopen_files(pt_array_t *files, uid_t user, pt_log_t *log);
 
 #define pt_log_debug(log, ...)                                                \
     do {                                                                      \

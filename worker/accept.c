@@ -33,6 +33,12 @@ static pt_event_t *accept_events;   /* one per cycle->listening element */
 static pt_uint_t   accept_n;
 static int         accept_state;
 static pt_event_t  pause_ev;
+static pt_event_t  drain_ev;
+
+/* How long a worker keeps accepting on a surplus reuseport socket (one the
+ * master steers no new connections to) before closing its copy: long
+ * enough for handshakes that were already under way to land. */
+#define DRAIN_TIME 2000
 
 static void resume_handler(pt_event_t *ev);
 
@@ -67,6 +73,29 @@ unlisten_all(void)
     ls = accept_cycle->listening.elts;
     for (i = 0; i < accept_n; i++) {
         pt_event_del_listen(&ls[i], &accept_events[i]);
+    }
+}
+
+/* The queue of each draining socket we poll has been taken over: stop
+ * polling it and close our copy. */
+static void
+drain_handler(pt_event_t *ev)
+{
+    pt_listening_t *ls = accept_cycle->listening.elts;
+    pt_uint_t       i;
+
+    for (i = 0; i < accept_n; i++) {
+        if (accept_events[i].data == NULL || !ls[i].draining) {
+            continue;
+        }
+        pt_event_del_listen(&ls[i], &accept_events[i]);
+        accept_events[i].data = NULL;
+        if (close(ls[i].fd) == -1) {
+            pt_log_error(PT_LOG_ALERT, ev->log, errno,
+                         "close() draining socket %.*s failed",
+                         (int) ls[i].addr_text.len, ls[i].addr_text.data);
+        }
+        ls[i].fd = -1;
     }
 }
 
@@ -108,6 +137,16 @@ pt_accept_enable(pt_cycle_t *cycle, int worker_slot)
     pause_ev.log = cycle->log;
     pause_ev.cancelable = 1;
 
+    for (i = 0; i < accept_n; i++) {
+        if (accept_events[i].data != NULL && ls[i].draining) {
+            drain_ev.handler = drain_handler;
+            drain_ev.log = cycle->log;
+            drain_ev.cancelable = 1;
+            pt_timer_add(&drain_ev, DRAIN_TIME);
+            break;
+        }
+    }
+
     accept_state = ACCEPT_ON;
     return listen_all();
 }
@@ -117,6 +156,7 @@ pt_accept_disable(void)
 {
     accept_state = ACCEPT_OFF;
     pt_timer_del(&pause_ev);
+    pt_timer_del(&drain_ev);
     unlisten_all();
 }
 
