@@ -66,6 +66,14 @@ pt_conn_table_init(pt_uint_t n, pt_log_t *log)
 void
 pt_conn_table_done(void)
 {
+    pt_uint_t i;
+
+    /* connections still open are closed: their pools go with them */
+    for (i = 0; i < pt_conn_slots_n; i++) {
+        if (pt_conn_slots[i].fd != -1) {
+            pt_conn_close(&pt_conn_slots[i]);
+        }
+    }
     free(pt_conn_slots);
     free(read_events);
     free(write_events);

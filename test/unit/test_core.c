@@ -51,6 +51,10 @@ setup(void)
 }
 
 /* Write the config and build a test cycle from it. */
+static pt_cycle_t *last;
+
+/* Write the config and build a test cycle from it (the previous one is
+ * released). */
 static pt_cycle_t *
 load(const char *text)
 {
@@ -59,7 +63,22 @@ load(const char *text)
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
     fclose(f);
-    return pt_cycle_init(&boot, 1);
+    if (last != NULL) {
+        pt_pool_destroy(last->pool);
+    }
+    last = pt_cycle_init(&boot, 1);
+    return last;
+}
+
+static void
+teardown(void)
+{
+    if (last != NULL) {
+        pt_pool_destroy(last->pool);
+        last = NULL;
+    }
+    pt_pool_destroy(boot.pool);
+    close(log_.fd);
 }
 
 static char *
@@ -322,7 +341,7 @@ pt_test_suite(void)
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
 
-    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, core_defaults);
     tcase_add_test(tc, core_values);
     tcase_add_test(tc, core_errors);
