@@ -120,6 +120,17 @@ pt_accept_enable(pt_cycle_t *cycle, int worker_slot)
 
     for (i = 0; i < accept_n; i++) {
         ev = &accept_events[i];
+        if (ls[i].draining && ls[i].fd != -1 && ls[i].worker != worker_slot)
+        {
+            /* Another worker drains it: our inherited copy would keep the
+             * surplus socket open, unpolled, after that one closes its. */
+            if (close(ls[i].fd) == -1) {
+                pt_log_error(PT_LOG_ALERT, cycle->log, errno,
+                             "close() draining socket %.*s failed",
+                             (int) ls[i].addr_text.len, ls[i].addr_text.data);
+            }
+            ls[i].fd = -1;
+        }
         if (ls[i].fd == -1
             || (ls[i].worker != -1 && ls[i].worker != worker_slot))
         {

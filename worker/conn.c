@@ -97,11 +97,19 @@ init_event(pt_event_t *ev, pt_connection_t *c, pt_log_t *log)
     pt_queue_init(&ev->queue);
 }
 
+static time_t last_shortage_warn;
+
 int
 pt_conn_reserve(pt_log_t *log)
 {
     if (free_list == NULL && idle_n > 0) {
         /* Keep-alive clients can reconnect; new ones cannot wait. */
+        if (pt_time_sec != last_shortage_warn) {
+            last_shortage_warn = pt_time_sec;
+            pt_log_error(PT_LOG_WARN, log, 0,
+                         "%lu worker_connections are not enough, reusing "
+                         "connections", (unsigned long) pt_conn_slots_n);
+        }
         pt_conn_drain_idle(pt_max(1, pt_min(32, idle_n / 8)));
     }
 
