@@ -1,114 +1,39 @@
 /*
- * The http module: http/server/location blocks, listen and server_name,
- * creation and merging of every http module's conf per level, and the
- * listening sockets the servers need. `return` is the only content
- * handler until the HTTP core lands (worker/http_demo.c answers requests).
+ * The http block: server and location blocks, creation and merging of
+ * every http module's confs per level (http -> server -> location ->
+ * nested location), then what the block builds once read: location
+ * indexes, server names per address, variables, the phase engine and the
+ * listening sockets.
  */
 #include <string.h>
-#include <unistd.h>
 
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
 #include "http.h"
-#include "http_demo.h"
+#include "http_connection.h"
+#include "http_core.h"
 #include "http_listen.h"
+#include "http_location.h"
+#include "http_server_name.h"
+#include "http_variables.h"
 
-static char *set_http(pt_conf_t *cf, pt_command_t *cmd, void *conf);
-static char *set_server(pt_conf_t *cf, pt_command_t *cmd, void *conf);
-static char *set_location(pt_conf_t *cf, pt_command_t *cmd, void *conf);
-static char *set_server_name(pt_conf_t *cf, pt_command_t *cmd, void *conf);
-static char *set_return(pt_conf_t *cf, pt_command_t *cmd, void *conf);
-static void *create_main_conf(pt_conf_t *cf);
-static void *create_srv_conf(pt_conf_t *cf);
-static void *create_loc_conf(pt_conf_t *cf);
-static char *merge_loc_conf(pt_conf_t *cf, void *prev, void *conf);
+pt_uint_t pt_http_modules_n;
+pt_str_t  pt_http_cycle_prefix;
 
-static pt_command_t http_commands[] = {
-    { "http", PT_CONF_MAIN | PT_CONF_BLOCK | PT_CONF_NOARGS | PT_CONF_DIRECT,
-      set_http, PT_CONF_MAIN_OFFSET, 0, NULL },
-    { "server", PT_CONF_HTTP | PT_CONF_BLOCK | PT_CONF_NOARGS, set_server,
-      PT_CONF_MAIN_OFFSET, 0, NULL },
-    { "location", PT_CONF_SERVER | PT_CONF_LOCATION | PT_CONF_BLOCK
-      | PT_CONF_TAKE12, set_location, PT_CONF_LOC_OFFSET, 0, NULL },
-    { "listen", PT_CONF_SERVER | PT_CONF_1MORE, pt_http_listen_set,
-      PT_CONF_SRV_OFFSET, 0, NULL },
-    { "server_name", PT_CONF_SERVER | PT_CONF_1MORE, set_server_name,
-      PT_CONF_SRV_OFFSET, 0, NULL },
-    { "return", PT_CONF_SERVER | PT_CONF_LOCATION | PT_CONF_IF
-      | PT_CONF_TAKE12, set_return, PT_CONF_LOC_OFFSET, 0, NULL },
-    pt_null_command
-};
-
-pt_module_t pt_http_module = {
-    "http", http_commands,
-    create_main_conf, NULL,
-    create_srv_conf, NULL,
-    create_loc_conf, merge_loc_conf,
-    NULL, NULL, NULL, 0, PT_MODULE_HTTP
-};
-
-static void *
-create_main_conf(pt_conf_t *cf)
-{
-    pt_http_main_conf_t *mcf = pt_pcalloc(cf->pool, sizeof(*mcf));
-
-    if (mcf == NULL
-        || pt_array_init(&mcf->servers, cf->pool, 4, sizeof(void *)) != PT_OK
-        || pt_array_init(&mcf->addrs, cf->pool, 4, sizeof(void *)) != PT_OK)
-    {
-        return NULL;
-    }
-    return mcf;
-}
-
-static void *
-create_srv_conf(pt_conf_t *cf)
-{
-    pt_http_srv_conf_t *scf = pt_pcalloc(cf->pool, sizeof(*scf));
-
-    if (scf == NULL
-        || pt_array_init(&scf->names, cf->pool, 2, sizeof(pt_str_t)) != PT_OK)
-    {
-        return NULL;
-    }
-    return scf;
-}
-
-static void *
-create_loc_conf(pt_conf_t *cf)
-{
-    pt_http_loc_conf_t *lcf = pt_pcalloc(cf->pool, sizeof(*lcf));
-
-    if (lcf == NULL) {
-        return NULL;
-    }
-    lcf->return_code = PT_CONF_UNSET;
-    return lcf;
-}
-
-static char *
-merge_loc_conf(pt_conf_t *cf, void *prev, void *conf)
-{
-    pt_http_loc_conf_t *p = prev, *c = conf;
-
-    if (c->return_code == PT_CONF_UNSET) {
-        c->return_code = p->return_code;
-        c->return_text = p->return_text;
-    }
-    return PT_CONF_OK;
-}
-
-/* Create the conf of every http module for the levels given (NULL array
- * pointers in `ctx` are allocated and filled). */
+/* Create the conf of every http module for the levels asked. */
 static int
 create_confs(pt_conf_t *cf, pt_conf_ctx_t *ctx, int main_level, int srv)
 {
     pt_uint_t    i, n = cf->cycle->modules_n;
     pt_module_t *m;
 
-    if ((main_level && (ctx->main_conf = pt_pcalloc(cf->pool, n * sizeof(void *))) == NULL)
-        || (srv && (ctx->srv_conf = pt_pcalloc(cf->pool, n * sizeof(void *))) == NULL)
+    if ((main_level
+         && (ctx->main_conf = pt_pcalloc(cf->pool, n * sizeof(void *)))
+            == NULL)
+        || (srv
+            && (ctx->srv_conf = pt_pcalloc(cf->pool, n * sizeof(void *)))
+               == NULL)
         || (ctx->loc_conf = pt_pcalloc(cf->pool, n * sizeof(void *))) == NULL)
     {
         return PT_ERROR;
@@ -155,25 +80,15 @@ apply_block(pt_conf_t *cf, pt_conf_ctx_t *ctx, pt_uint_t type)
 }
 
 static char *
-merge_server(pt_conf_t *cf, pt_conf_ctx_t *http, pt_http_srv_conf_t *scf)
+merge_loc_confs(pt_conf_t *cf, void **parent, void **conf)
 {
     pt_uint_t    i;
     pt_module_t *m;
     char        *rv;
 
     for (i = 0; (m = cf->modules[i]) != NULL; i++) {
-        if (m->type != PT_MODULE_HTTP) {
-            continue;
-        }
-        if (m->merge_srv_conf
-            && (rv = m->merge_srv_conf(cf, http->srv_conf[i],
-                                       scf->ctx->srv_conf[i])) != PT_CONF_OK)
-        {
-            return rv;
-        }
-        if (m->merge_loc_conf
-            && (rv = m->merge_loc_conf(cf, http->loc_conf[i],
-                                       scf->ctx->loc_conf[i])) != PT_CONF_OK)
+        if (m->type == PT_MODULE_HTTP && m->merge_loc_conf
+            && (rv = m->merge_loc_conf(cf, parent[i], conf[i])) != PT_CONF_OK)
         {
             return rv;
         }
@@ -181,53 +96,155 @@ merge_server(pt_conf_t *cf, pt_conf_ctx_t *http, pt_http_srv_conf_t *scf)
     return PT_CONF_OK;
 }
 
+/* Merge each location of a block from its parent level, then its nested
+ * locations from it, depth first. */
 static char *
-set_http(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+merge_locations(pt_conf_t *cf, pt_http_locations_t *block, void **parent)
 {
-    void               **slot = conf;
-    pt_conf_ctx_t       *ctx;
-    pt_http_main_conf_t *mcf;
-    pt_http_srv_conf_t **servers;
+    pt_http_location_t **loc;
     pt_uint_t            i;
     char                *rv;
+
+    if (block == NULL) {
+        return PT_CONF_OK;
+    }
+    loc = block->list.elts;
+    for (i = 0; i < block->list.nelts; i++) {
+        rv = merge_loc_confs(cf, parent, loc[i]->data);
+        if (rv == PT_CONF_OK) {
+            rv = merge_locations(cf, &loc[i]->children, loc[i]->data);
+        }
+        if (rv != PT_CONF_OK) {
+            return rv;
+        }
+    }
+    return PT_CONF_OK;
+}
+
+static char *
+merge_server(pt_conf_t *cf, pt_conf_ctx_t *http, pt_http_srv_conf_t *scf)
+{
+    pt_uint_t    i;
+    pt_module_t *m;
+    char        *rv;
+    u_char       err[256];
+
+    for (i = 0; (m = cf->modules[i]) != NULL; i++) {
+        if (m->type == PT_MODULE_HTTP && m->merge_srv_conf
+            && (rv = m->merge_srv_conf(cf, http->srv_conf[i],
+                                       scf->ctx->srv_conf[i])) != PT_CONF_OK)
+        {
+            return rv;
+        }
+    }
+    rv = merge_loc_confs(cf, http->loc_conf, scf->ctx->loc_conf);
+    if (rv == PT_CONF_OK) {
+        rv = merge_locations(cf, scf->locations, scf->ctx->loc_conf);
+    }
+    if (rv != PT_CONF_OK) {
+        return rv;
+    }
+    if (scf->locations != NULL
+        && pt_http_location_init(cf->pool, scf->locations, err, sizeof(err))
+           != PT_OK)
+    {
+        pt_log_error(PT_LOG_EMERG, cf->log, 0, "%s", err);
+        return PT_CONF_ERROR;
+    }
+    return PT_CONF_OK;
+}
+
+/* Every module's postconfiguration, then variables and the engine. */
+static char *
+init_http(pt_conf_t *cf, pt_http_core_main_conf_t *cmcf)
+{
+    pt_uint_t    i;
+    pt_module_t *m;
+
+    for (i = 0; (m = cf->modules[i]) != NULL; i++) {
+        if (m->type == PT_MODULE_HTTP && m->postconfiguration != NULL
+            && m->postconfiguration(cf) != PT_OK)
+        {
+            return PT_CONF_ERROR;
+        }
+    }
+    if (pt_http_variables_init_vars(cf) != PT_OK
+        || pt_http_init_phase_engine(cf, cmcf) != PT_OK)
+    {
+        return PT_CONF_ERROR;
+    }
+    return PT_CONF_OK;
+}
+
+char *
+pt_http_block(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+{
+    void                     **slot = conf;
+    pt_conf_ctx_t             *ctx;
+    pt_http_core_main_conf_t  *cmcf;
+    pt_http_srv_conf_t       **servers;
+    pt_uint_t                  i;
+    char                      *rv;
 
     if (*slot != NULL) {
         return "is duplicate";
     }
+    pt_http_modules_n = cf->cycle->modules_n;
+    pt_http_cycle_prefix = cf->cycle->prefix;
+    pt_http_header_filter_init();
     ctx = pt_pcalloc(cf->pool, sizeof(pt_conf_ctx_t));
     if (ctx == NULL || create_confs(cf, ctx, 1, 1) != PT_OK) {
         return PT_CONF_ERROR;
     }
     *slot = ctx;
 
+    {
+        pt_conf_ctx_t *saved = cf->ctx;
+
+        cf->ctx = ctx;
+        if (pt_http_variables_add_core_vars(cf) != PT_OK) {
+            cf->ctx = saved;
+            return PT_CONF_ERROR;
+        }
+        cf->ctx = saved;
+    }
+
     rv = apply_block(cf, ctx, PT_CONF_HTTP);
     if (rv != PT_CONF_OK) {
         return rv;
     }
 
-    mcf = ctx->main_conf[pt_http_module.index];
-    servers = mcf->servers.elts;
-    for (i = 0; i < mcf->servers.nelts; i++) {
-        rv = merge_server(cf, ctx, servers[i]);
-        if (rv != PT_CONF_OK) {
-            return rv;
-        }
-        if (!servers[i]->listen) {
-            rv = pt_http_listen_default(cf, servers[i]);
+    cmcf = ctx->main_conf[pt_http_core_module.index];
+    servers = cmcf->servers.elts;
+    {
+        pt_conf_ctx_t *saved = cf->ctx;
+
+        cf->ctx = ctx;
+        for (i = 0; i < cmcf->servers.nelts; i++) {
+            rv = merge_server(cf, ctx, servers[i]);
+            if (rv == PT_CONF_OK && !servers[i]->listen) {
+                rv = pt_http_listen_default(cf, servers[i]);
+            }
             if (rv != PT_CONF_OK) {
+                cf->ctx = saved;
                 return rv;
             }
         }
+        rv = init_http(cf, cmcf);
+        cf->ctx = saved;
     }
-    return pt_http_listen_add(cf, mcf);
+    if (rv != PT_CONF_OK) {
+        return rv;
+    }
+    return pt_http_listen_add(cf, cmcf);
 }
 
-static char *
-set_server(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+char *
+pt_http_server_block(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {
-    pt_conf_ctx_t        *ctx;
-    pt_http_main_conf_t  *mcf;
-    pt_http_srv_conf_t   *scf, **sp;
+    pt_conf_ctx_t             *ctx;
+    pt_http_core_main_conf_t  *cmcf;
+    pt_http_srv_conf_t        *scf, **sp;
 
     ctx = pt_pcalloc(cf->pool, sizeof(pt_conf_ctx_t));
     if (ctx == NULL || create_confs(cf, ctx, 0, 1) != PT_OK) {
@@ -235,13 +252,13 @@ set_server(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     }
     ctx->main_conf = cf->ctx->main_conf;
 
-    scf = ctx->srv_conf[pt_http_module.index];
+    scf = ctx->srv_conf[pt_http_core_module.index];
     scf->ctx = ctx;
     scf->file = cf->node->file;
     scf->line = cf->node->line;
 
-    mcf = ctx->main_conf[pt_http_module.index];
-    sp = pt_array_push(&mcf->servers);
+    cmcf = ctx->main_conf[pt_http_core_module.index];
+    sp = pt_array_push(&cmcf->servers);
     if (sp == NULL) {
         return PT_CONF_ERROR;
     }
@@ -250,16 +267,14 @@ set_server(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     return apply_block(cf, ctx, PT_CONF_SERVER);
 }
 
-/* Locations are parsed and checked; the request path that selects them
- * arrives with the HTTP core. */
-static char *
-set_location(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+char *
+pt_http_location_block(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {
-    pt_conf_ctx_t      *ctx;
-    pt_http_loc_conf_t *lcf;
-    pt_uint_t           i;
-    pt_module_t        *m;
-    char               *rv;
+    pt_http_loc_conf_t  *parent = conf, *clcf;
+    pt_http_srv_conf_t  *scf;
+    pt_http_location_t  *loc;
+    pt_conf_ctx_t       *ctx;
+    u_char               err[256];
 
     ctx = pt_pcalloc(cf->pool, sizeof(pt_conf_ctx_t));
     if (ctx == NULL || create_confs(cf, ctx, 0, 0) != PT_OK) {
@@ -268,75 +283,73 @@ set_location(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     ctx->main_conf = cf->ctx->main_conf;
     ctx->srv_conf = cf->ctx->srv_conf;
 
-    lcf = ctx->loc_conf[pt_http_module.index];
-    lcf->name = cf->args[cf->nargs - 1];
-
-    rv = apply_block(cf, ctx, PT_CONF_LOCATION);
-    if (rv != PT_CONF_OK) {
-        return rv;
-    }
-    for (i = 0; (m = cf->modules[i]) != NULL; i++) {
-        if (m->type == PT_MODULE_HTTP && m->merge_loc_conf
-            && (rv = m->merge_loc_conf(cf, cf->ctx->loc_conf[i],
-                                       ctx->loc_conf[i])) != PT_CONF_OK)
-        {
-            return rv;
-        }
-    }
-    return PT_CONF_OK;
-}
-
-static char *
-set_server_name(pt_conf_t *cf, pt_command_t *cmd, void *conf)
-{
-    pt_http_srv_conf_t *scf = conf;
-    pt_str_t           *name;
-    pt_uint_t           i;
-
-    for (i = 1; i < cf->nargs; i++) {
-        name = pt_array_push(&scf->names);
-        if (name == NULL) {
+    scf = ctx->srv_conf[pt_http_core_module.index];
+    if (scf->locations == NULL) {
+        scf->locations = pt_pcalloc(cf->pool, sizeof(pt_http_locations_t));
+        if (scf->locations == NULL) {
             return PT_CONF_ERROR;
         }
-        *name = cf->args[i];
     }
-    return PT_CONF_OK;
+    err[0] = '\0';
+    loc = pt_http_location_add(cf->pool, scf->locations,
+                               cf->ctx_type == PT_CONF_LOCATION
+                               ? parent->location : NULL,
+                               &cf->args[1], cf->nargs - 1, cf->node->file,
+                               cf->node->line, err, sizeof(err));
+    if (loc == NULL) {
+        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "%s", err);
+        return PT_CONF_ERROR;
+    }
+    loc->data = ctx->loc_conf;
+
+    clcf = ctx->loc_conf[pt_http_core_module.index];
+    clcf->name = loc->name;
+    clcf->location = loc;
+    clcf->loc_conf = ctx->loc_conf;
+    clcf->exact_match = loc->exact;
+    clcf->noregex = loc->noregex;
+    clcf->named = loc->named;
+    clcf->regex_location = loc->regex;
+
+    return apply_block(cf, ctx, PT_CONF_LOCATION);
 }
 
-/* return CODE [TEXT] | return URL (302) */
-static char *
-set_return(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+/* The location for r->uri: captures of a regex location go to r. */
+pt_http_location_t *
+pt_http_find_location(pt_http_request_t *r, pt_http_locations_t *block)
 {
-    pt_http_loc_conf_t *lcf = conf;
-    pt_str_t           *a = &cf->args[1];
-    pt_int_t            code;
+    pt_http_core_main_conf_t *cmcf = pt_http_core_main_conf(r);
+    pt_http_location_t       *loc;
+    pt_uint_t                 ncap = cmcf->ncaptures + 10;
+    int                       n = 0;
 
-    if (lcf->return_code != PT_CONF_UNSET) {
-        return "is duplicate";
-    }
-    code = pt_atoi(a->data, a->len);
-    if (code == PT_ERROR) {
-        if (cf->nargs == 2
-            && ((a->len > 7 && memcmp(a->data, "http://", 7) == 0)
-                || (a->len > 8 && memcmp(a->data, "https://", 8) == 0)))
-        {
-            lcf->return_code = 302;
-            lcf->return_text = *a;
-            return PT_CONF_OK;
+    if (r->captures == NULL) {
+        r->captures = pt_palloc(r->pool, ncap * 3 * sizeof(int));
+        if (r->captures == NULL) {
+            return NULL;
         }
-        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "invalid return code \"%.*s\"",
-                          (int) a->len, a->data);
-        return PT_CONF_ERROR;
     }
-    if (code > 999) {
-        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "invalid return code \"%.*s\"",
-                          (int) a->len, a->data);
-        return PT_CONF_ERROR;
+    loc = pt_http_location_find(block, r->uri.data, r->uri.len, r->captures,
+                                ncap, &n);
+    if (n > 0) {
+        r->ncaptures = (pt_uint_t) n * 2;
+        r->captures_data = r->uri.data;
     }
-    lcf->return_code = code;
-    if (cf->nargs == 3) {
-        lcf->return_text = cf->args[2];
-    }
-    return PT_CONF_OK;
+    return loc;
 }
 
+int
+pt_http_add_phase_handler(pt_conf_t *cf, pt_http_phases_e phase,
+                          pt_http_handler_pt handler)
+{
+    pt_http_core_main_conf_t *cmcf;
+    pt_http_handler_pt       *h;
+
+    cmcf = pt_http_conf_get_module_main_conf(cf, pt_http_core_module);
+    h = pt_array_push(&cmcf->phases[phase]);
+    if (h == NULL) {
+        return PT_ERROR;
+    }
+    *h = handler;
+    return PT_OK;
+}

@@ -1,52 +1,30 @@
 /*
- * The http block: server and location structure, listen addresses, and the
- * per-level conf contexts every http module's create/merge callbacks fill.
- * (Request handling beyond the first response lands with the HTTP core.)
+ * The http block and its server and location blocks: conf creation and
+ * merging for every http module, and what is built once the block is
+ * read (location indexes, server names, variables, the phase engine).
  */
 #ifndef PT_HTTP_H
 #define PT_HTTP_H
 
-#include "common/array.h"
 #include "common/conf.h"
-#include "common/inet.h"
 #include "common/pt_types.h"
-#include "common/str.h"
+#include "http_core.h"
+#include "http_location.h"
+#include "http_request.h"
 
-typedef struct pt_http_srv_conf_s pt_http_srv_conf_t;
+char *pt_http_block(pt_conf_t *cf, pt_command_t *cmd, void *conf);
+char *pt_http_server_block(pt_conf_t *cf, pt_command_t *cmd, void *conf);
+char *pt_http_location_block(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 
-typedef struct {
-    pt_str_t     name;          /* "/" for the server level */
-    pt_int_t     return_code;   /* -1: none */
-    pt_str_t     return_text;
-} pt_http_loc_conf_t;
+/* Build the phase engine from the handlers modules registered. */
+int pt_http_init_phase_engine(pt_conf_t *cf, pt_http_core_main_conf_t *cmcf);
 
-struct pt_http_srv_conf_s {
-    pt_conf_ctx_t   *ctx;          /* this server's conf arrays */
-    pt_array_t       names;        /* pt_str_t server_name values */
-    const char      *file;         /* where the server block starts */
-    pt_uint_t        line;
-    unsigned         listen:1;     /* has a listen directive */
-};
+/* The location r->uri selects in `block` (captures go to r). */
+pt_http_location_t *pt_http_find_location(pt_http_request_t *r,
+                                          pt_http_locations_t *block);
 
-/* One listen address and the servers on it. */
-typedef struct {
-    pt_addr_t            addr;
-    pt_str_t             text;
-    pt_http_srv_conf_t  *default_server;
-    pt_array_t           servers;       /* pt_http_srv_conf_t * */
-    /* socket options; at most one listen of the address may set them */
-    int                  backlog;
-    int                  rcvbuf, sndbuf, fastopen, ipv6only;
-    int                  keepalive, keepidle, keepintvl, keepcnt;
-    unsigned             reuseport:1, deferred:1, bind:1, set_options:1;
-    unsigned             ssl:1, proxy_protocol:1, http2:1;
-} pt_http_addr_t;
-
-typedef struct {
-    pt_array_t   servers;     /* pt_http_srv_conf_t * */
-    pt_array_t   addrs;       /* pt_http_addr_t * */
-} pt_http_main_conf_t;
-
-extern pt_module_t pt_http_module;
+/* Register a handler for a phase (modules call it in postconfiguration). */
+int pt_http_add_phase_handler(pt_conf_t *cf, pt_http_phases_e phase,
+                              pt_http_handler_pt handler);
 
 #endif /* PT_HTTP_H */

@@ -9,8 +9,11 @@
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
-#include "http_demo.h"
+#include "http.h"
+#include "http_connection.h"
+#include "http_core.h"
 #include "http_listen.h"
+#include "http_server_name.h"
 
 typedef struct {
     pt_addr_t  addr;
@@ -170,7 +173,7 @@ parse_params(pt_conf_t *cf, listen_opt_t *lo)
 }
 
 static pt_http_addr_t *
-find_addr(pt_http_main_conf_t *mcf, pt_addr_t *addr)
+find_addr(pt_http_core_main_conf_t *mcf, pt_addr_t *addr)
 {
     pt_http_addr_t **a = mcf->addrs.elts;
     pt_uint_t        i;
@@ -188,7 +191,7 @@ find_addr(pt_http_main_conf_t *mcf, pt_addr_t *addr)
 }
 
 static pt_http_addr_t *
-new_addr(pt_conf_t *cf, pt_http_main_conf_t *mcf, listen_opt_t *lo)
+new_addr(pt_conf_t *cf, pt_http_core_main_conf_t *mcf, listen_opt_t *lo)
 {
     pt_http_addr_t *a, **ap;
     char            text[PT_SOCKADDR_STRLEN];
@@ -237,7 +240,7 @@ copy_options(pt_http_addr_t *a, listen_opt_t *lo)
 static char *
 add_listen(pt_conf_t *cf, pt_http_srv_conf_t *scf, listen_opt_t *lo)
 {
-    pt_http_main_conf_t *mcf = scf->ctx->main_conf[pt_http_module.index];
+    pt_http_core_main_conf_t *mcf = scf->ctx->main_conf[pt_http_core_module.index];
     pt_http_addr_t      *a;
     pt_http_srv_conf_t **sp;
     pt_uint_t            i;
@@ -336,8 +339,45 @@ pt_http_listen_default(pt_conf_t *cf, pt_http_srv_conf_t *scf)
     return add_listen(cf, scf, &lo);
 }
 
+/* The server names of every server on an address, in one lookup set. */
+static char *
+add_server_names(pt_conf_t *cf, pt_http_addr_t *a)
+{
+    pt_http_srv_conf_t **sp = a->servers.elts;
+    pt_str_t            *name;
+    pt_uint_t            i, j;
+    u_char               err[256];
+    int                  rc;
+
+    a->names = pt_http_server_names_create(cf->pool);
+    if (a->names == NULL) {
+        return PT_CONF_ERROR;
+    }
+    for (i = 0; i < a->servers.nelts; i++) {
+        name = sp[i]->names.elts;
+        for (j = 0; j < sp[i]->names.nelts; j++) {
+            err[0] = '\0';
+            rc = pt_http_server_names_add(a->names, &name[j], sp[i], err,
+                                          sizeof(err));
+            if (rc == PT_ERROR) {
+                pt_log_error(PT_LOG_EMERG, cf->log, 0, "%s in %s:%lu", err,
+                             sp[i]->file, (unsigned long) sp[i]->line);
+                return PT_CONF_ERROR;
+            }
+            if (rc == PT_DECLINED) {
+                pt_log_error(PT_LOG_WARN, cf->log, 0, "%s on %.*s, ignored",
+                             err, (int) a->text.len, a->text.data);
+            } else if (err[0] != '\0') {
+                pt_log_error(PT_LOG_WARN, cf->log, 0, "%s in %s:%lu", err,
+                             sp[i]->file, (unsigned long) sp[i]->line);
+            }
+        }
+    }
+    return PT_CONF_OK;
+}
+
 char *
-pt_http_listen_add(pt_conf_t *cf, pt_http_main_conf_t *mcf)
+pt_http_listen_add(pt_conf_t *cf, pt_http_core_main_conf_t *mcf)
 {
     pt_http_addr_t **a = mcf->addrs.elts;
     pt_listening_t  *ls;
@@ -347,6 +387,9 @@ pt_http_listen_add(pt_conf_t *cf, pt_http_main_conf_t *mcf)
         if (a[i]->default_server == NULL) {
             a[i]->default_server = ((pt_http_srv_conf_t **)
                                     a[i]->servers.elts)[0];
+        }
+        if (add_server_names(cf, a[i]) != PT_CONF_OK) {
+            return PT_CONF_ERROR;
         }
         ls = pt_array_push(&cf->cycle->listening);
         if (ls == NULL) {
@@ -370,7 +413,7 @@ pt_http_listen_add(pt_conf_t *cf, pt_http_main_conf_t *mcf)
         ls->deferred = a[i]->deferred;
         ls->bind = a[i]->bind;
         ls->worker = -1;
-        ls->handler = pt_http_demo_init_connection;
+        ls->handler = pt_http_init_connection;
         ls->servers = a[i];
     }
     return PT_CONF_OK;

@@ -1,14 +1,18 @@
 /*
- * The module list. Order matters: the core module first, then http, whose
- * own sub-modules follow as they are added.
+ * The module list. Order matters: the core module first, then the http
+ * core, then http modules; filters run in reverse order of this list (each
+ * inserts itself in front of the ones registered before it).
  */
 #include "common/core_module.h"
-#include "http.h"
 #include "modules.h"
+
+extern pt_module_t pt_http_core_module;
+extern pt_module_t pt_http_rewrite_module;
 
 pt_module_t *pt_modules[] = {
     &pt_core_module,
-    &pt_http_module,
+    &pt_http_core_module,
+    &pt_http_rewrite_module,
     NULL
 };
 

@@ -21,7 +21,7 @@
 #include "common/time.h"
 #include "conn.h"
 #include "event.h"
-#include "http_demo.h"
+#include "http_connection.h"
 #include "timer.h"
 #include "worker.h"
 
@@ -198,7 +198,7 @@ shutdown_timeout_handler(pt_event_t *ev)
     pt_log_error(PT_LOG_WARN, cycle->log, 0,
                  "worker_shutdown_timeout passed, closing %lu connections",
                  (unsigned long) (pt_conn_total_n() - pt_conn_free_n()));
-    pt_http_demo_close_all();
+    pt_http_close_all();
 }
 
 static void
@@ -211,7 +211,7 @@ begin_graceful_stop(pt_cycle_t *cycle)
     pt_worker_exiting = 1;
     pt_accept_disable();
     pt_accept_close_listeners(cycle);
-    pt_http_demo_shutdown();
+    pt_http_shutdown();
 
     if (ccf->shutdown_timeout > 0) {
         shutdown_timer.data = cycle;

@@ -141,15 +141,35 @@ class ReloadUnderLoad(PorticoTestCase):
 class ConnectionLimit(PorticoTestCase):
 
     def test_worker_connections_enforced(self):
+        """Busy connections fill the table: accepting pauses (alert), the
+        next client waits in the backlog and is served once a slot frees.
+        Idle ones are reused first, as nginx does (warn)."""
         inst = self.portico(workers=1, worker_connections=8)
         master = inst.start()
         worker = workers_of(master)[0]
         mark = inst.log_size()
         socks = []
         try:
+            # idle connections (no request yet) are reusable: a 9th client
+            # makes the worker close the oldest ones and serve it
+            for _ in range(12):
+                socks.append(socket.create_connection(
+                    ("127.0.0.1", inst.port), timeout=5))
+            inst.wait_log(rf"\[warn\] {worker}#{worker}: 8 "
+                          r"worker_connections are not enough, reusing "
+                          r"connections\n", since=mark)
+            self.assertEqual(get_tag_pid(inst.port, timeout=5),
+                             ("v1", worker))
+            for s in socks:
+                s.close()
+            socks = []
+
+            # busy connections (a request half sent) are not reusable
+            mark = inst.log_size()
             for _ in range(20):
                 s = socket.create_connection(("127.0.0.1", inst.port),
                                              timeout=5)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
                 socks.append(s)
             inst.wait_log(rf"\[alert\] {worker}#{worker}: 8 "
                           r"worker_connections are not enough\n", since=mark)
@@ -179,8 +199,11 @@ class ConnectionLimit(PorticoTestCase):
         inst = self.portico(workers=1, worker_connections=4)
         master = inst.start()
         worker = workers_of(master)[0]
+        # busy (a request half sent), so not reusable
         idle = [socket.create_connection(("127.0.0.1", inst.port), timeout=5)
                 for _ in range(4)]
+        for s in idle:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
         waiting = None
         try:
             waiting = socket.create_connection(("127.0.0.1", inst.port),

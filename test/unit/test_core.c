@@ -20,7 +20,7 @@
 #include "common/log.h"
 #include "common/pool.h"
 #include "master/cycle.h"
-#include "worker/http.h"
+#include "worker/http_core.h"
 
 static char        dir[256];
 static char        logpath[300];
@@ -269,19 +269,37 @@ START_TEST(listen_errors)
 }
 END_TEST
 
-START_TEST(return_inherits)
+START_TEST(core_http_values)
 {
-    pt_cycle_t          *c;
-    pt_http_addr_t      *a;
-    pt_http_loc_conf_t  *lcf;
+    pt_cycle_t         *c;
+    pt_http_addr_t     *a;
+    pt_http_srv_conf_t *scf;
+    pt_http_loc_conf_t *clcf;
+    char                root[300];
 
-    c = load("events {}\nhttp { server { listen 8090; return 301 "
-             "http://example.com/; location /a { } } }\n");
+    c = load("events {}\nhttp { keepalive_timeout 10s 5; root www/;\n"
+             "client_max_body_size 2m; large_client_header_buffers 2 4k;\n"
+             "types { text/html html htm; image/png png; }\n"
+             "server { listen 8090; server_name a.example b.example; "
+             "location /x { } } }\n");
     ck_assert_ptr_nonnull(c);
     a = listener(c, 0)->servers;
-    lcf = a->default_server->ctx->loc_conf[pt_http_module.index];
-    ck_assert_int_eq(lcf->return_code, 301);
-    ck_assert(pt_str_eq_cstr(&lcf->return_text, "http://example.com/"));
+    scf = a->default_server;
+    ck_assert_str_eq((char *) scf->server_name.data, "a.example");
+    ck_assert_uint_eq(scf->client_header_buffer_size, 1024);
+    ck_assert_uint_eq(scf->large_client_header_buffers_num, 2);
+    ck_assert_uint_eq(scf->large_client_header_buffers_size, 4096);
+    clcf = scf->ctx->loc_conf[pt_http_core_module.index];
+    ck_assert_int_eq(clcf->keepalive_timeout, 10000);
+    ck_assert_int_eq(clcf->keepalive_header, 5);
+    ck_assert_int_eq(clcf->client_max_body_size, 2 * 1024 * 1024);
+    ck_assert_int_eq(clcf->send_timeout, 60000);
+    ck_assert_uint_eq(clcf->keepalive_requests, 1000);
+    ck_assert_int_eq(clcf->keepalive_min_timeout, 1000);
+    snprintf(root, sizeof(root), "%s/www", dir);
+    ck_assert_str_eq((char *) clcf->root.data, root);
+    ck_assert_uint_eq(clcf->types->nelts, 3);
+    ck_assert(pt_str_eq_cstr(&clcf->default_type, "text/plain"));
 }
 END_TEST
 
@@ -347,7 +365,7 @@ pt_test_suite(void)
     tcase_add_test(tc, core_errors);
     tcase_add_test(tc, listen_parsing);
     tcase_add_test(tc, listen_errors);
-    tcase_add_test(tc, return_inherits);
+    tcase_add_test(tc, core_http_values);
     tcase_add_test(tc, inet_parse_print);
     suite_add_tcase(s, tc);
     return s;

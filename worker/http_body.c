@@ -1,0 +1,310 @@
+/*
+ * Request bodies: read whole (memory up to client_body_buffer_size, then a
+ * temp file), de-chunked, bounded by client_max_body_size and
+ * client_body_timeout; or discarded so the connection can be kept.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/pool.h"
+#include "conn.h"
+#include "event.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_request.h"
+#include "timer.h"
+
+#define DISCARD_BUFFER_SIZE 4096
+
+static void read_body_handler(pt_http_request_t *r);
+
+/* Take body bytes from `b` into the request body (memory or temp file).
+ * Returns PT_OK (need more), PT_DONE (complete), or an HTTP status. */
+static int
+consume(pt_http_request_t *r, pt_buf_t *b)
+{
+    pt_http_request_body_t *rb = r->request_body;
+    pt_http_loc_conf_t     *clcf = pt_http_core_loc_conf(r);
+    off_t                   n;
+    int                     rc;
+
+    while (b->pos < b->last || (r->headers_in.chunked && rb->rest != 0)) {
+        if (r->headers_in.chunked) {
+            rc = pt_http_parse_chunked(&rb->chunked, b);
+            if (rc == PT_DONE) {
+                rb->rest = 0;
+                return PT_DONE;
+            }
+            if (rc == PT_AGAIN) {
+                return PT_OK;
+            }
+            if (rc == PT_ERROR) {
+                pt_log_error(PT_LOG_INFO, r->connection->log, 0, "client sent "
+                             "invalid chunked body");
+                return PT_HTTP_BAD_REQUEST;
+            }
+            n = pt_min(rb->chunked.size, b->last - b->pos);
+            if (clcf->client_max_body_size
+                && rb->received + n > clcf->client_max_body_size)
+            {
+                pt_log_error(PT_LOG_ERR, r->connection->log, 0, "client "
+                             "intended to send too large chunked body: %lld "
+                             "bytes", (long long) (rb->received + n));
+                return PT_HTTP_REQUEST_ENTITY_TOO_LARGE;
+            }
+            rb->chunked.size -= n;
+        } else {
+            n = pt_min(rb->rest, b->last - b->pos);
+            rb->rest -= n;
+        }
+        if (pt_http_body_store(r, b->pos, (size_t) n) != PT_OK) {
+            return PT_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        b->pos += n;
+        rb->received += n;
+        if (!r->headers_in.chunked && rb->rest == 0) {
+            return PT_DONE;
+        }
+    }
+    return PT_OK;
+}
+
+/* Append body bytes: in memory while they fit client_body_buffer_size,
+ * then everything goes to an unlinked temp file. */
+int
+pt_http_body_store(pt_http_request_t *r, const u_char *p, size_t n)
+{
+    pt_http_request_body_t *rb = r->request_body;
+    pt_http_loc_conf_t     *clcf = pt_http_core_loc_conf(r);
+    pt_file_t              *f;
+    ssize_t                 w;
+
+    if (n == 0) {
+        return PT_OK;
+    }
+    if (rb->temp_fd == -1 && rb->buf != NULL
+        && (size_t) (rb->buf->end - rb->buf->last) >= n)
+    {
+        memcpy(rb->buf->last, p, n);
+        rb->buf->last += n;
+        return PT_OK;
+    }
+    if (rb->temp_fd == -1) {
+        f = pt_file_temp(r->pool, &clcf->client_body_temp_path,
+                         r->connection->log);
+        if (f == NULL) {
+            pt_log_error(PT_LOG_CRIT, r->connection->log, errno, "could not "
+                         "create a temp file in \"%s\"",
+                         clcf->client_body_temp_path.data);
+            return PT_ERROR;
+        }
+        rb->temp_fd = f->fd;
+        f->fd = -1;   /* now owned by the request body (closed at free) */
+        if (rb->buf != NULL && rb->buf->last > rb->buf->pos) {
+            if (pt_http_body_store(r, rb->buf->pos,
+                                   (size_t) (rb->buf->last - rb->buf->pos))
+                != PT_OK)
+            {
+                return PT_ERROR;
+            }
+            rb->buf->last = rb->buf->pos;
+        }
+    }
+    while (n > 0) {
+        w = write(rb->temp_fd, p, n);
+        if (w == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+            pt_log_error(PT_LOG_CRIT, r->connection->log, errno, "write() to "
+                         "the request body temp file failed");
+            return PT_ERROR;
+        }
+        p += w;
+        n -= (size_t) w;
+        rb->temp_size += w;
+    }
+    return PT_OK;
+}
+
+static int
+send_continue(pt_http_request_t *r)
+{
+    static const u_char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    pt_table_elt_t     *e = r->headers_in.expect;
+    ssize_t             n;
+
+    if (r->expect_tested || e == NULL || r->http_version < PT_HTTP_VERSION_11
+        || e->value.len != 12
+        || pt_strncasecmp(e->value.data, (u_char *) "100-continue", 12) != 0)
+    {
+        return PT_OK;
+    }
+    r->expect_tested = 1;
+    n = r->connection->send(r->connection, line, sizeof(line) - 1);
+    if (n == (ssize_t) sizeof(line) - 1) {
+        return PT_OK;
+    }
+    return PT_ERROR;
+}
+
+/* Read what the socket has; finishes the body when complete. */
+static void
+read_body_handler(pt_http_request_t *r)
+{
+    pt_connection_t        *c = r->connection;
+    pt_http_request_body_t *rb = r->request_body;
+    u_char                  buf[16384];
+    pt_buf_t                b;
+    ssize_t                 n;
+    int                     rc;
+
+    if (c->read->timedout) {
+        c->read->timedout = 0;
+        c->timedout = 1;
+        pt_log_error(PT_LOG_INFO, c->log, 0, "client timed out");
+        r->reading_body = 0;
+        pt_http_finalize_request(r, PT_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+    for (;;) {
+        n = c->recv(c, buf, sizeof(buf));
+        if (n == PT_AGAIN) {
+            pt_timer_add(c->read, pt_http_core_loc_conf(r)->client_body_timeout);
+            return;
+        }
+        if (n == 0 || n == PT_ERROR) {
+            if (n == 0) {
+                pt_log_error(PT_LOG_INFO, c->log, 0, "client prematurely "
+                             "closed connection");
+            }
+            c->error = 1;
+            r->reading_body = 0;
+            pt_http_finalize_request(r, PT_HTTP_BAD_REQUEST);
+            return;
+        }
+        r->request_length += n;
+        memset(&b, 0, sizeof(b));
+        b.pos = b.start = buf;
+        b.last = b.end = buf + n;
+        b.temporary = 1;
+        rc = consume(r, &b);
+        if (rc == PT_OK) {
+            continue;
+        }
+        if (c->read->timer_set) {
+            pt_timer_del(c->read);
+        }
+        r->reading_body = 0;
+        r->read_event_handler = pt_http_block_reading;
+        if (rc != PT_DONE) {
+            pt_http_finalize_request(r, rc);
+            return;
+        }
+        /* bytes after the body are the next pipelined request: this
+         * design reads into a stack buffer, so keep-alive ends here */
+        if (b.pos < b.last) {
+            r->keepalive = 0;
+        }
+        rb->post_handler(r);
+        return;
+    }
+}
+
+int
+pt_http_read_client_request_body(pt_http_request_t *r,
+                                 pt_http_client_body_handler_pt handler)
+{
+    pt_http_loc_conf_t     *clcf = pt_http_core_loc_conf(r);
+    pt_http_request_body_t *rb;
+    int                     rc;
+
+    rb = pt_pcalloc(r->pool, sizeof(pt_http_request_body_t));
+    if (rb == NULL) {
+        return PT_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rb->temp_fd = -1;
+    rb->post_handler = handler;
+    r->request_body = rb;
+
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+        handler(r);
+        return PT_OK;
+    }
+    if (send_continue(r) != PT_OK) {
+        return PT_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rb->rest = r->headers_in.chunked ? -1 : r->headers_in.content_length_n;
+    rb->buf = pt_buf_create_temp(r->pool, clcf->client_body_buffer_size);
+    if (rb->buf == NULL) {
+        return PT_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* what arrived with the head */
+    rc = consume(r, r->header_in);
+    if (rc == PT_DONE) {
+        handler(r);
+        return PT_OK;
+    }
+    if (rc != PT_OK) {
+        return rc;
+    }
+    r->reading_body = 1;
+    r->count++;
+    r->read_event_handler = read_body_handler;
+    read_body_handler(r);
+    r->count--;
+    return PT_AGAIN;
+}
+
+/* Drop the body: what came with the head now, the rest is left to the
+ * lingering close (the connection is not kept then). Once per request:
+ * r->discard_body records that it ran. */
+int
+pt_http_discard_request_body(pt_http_request_t *r)
+{
+    pt_buf_t *b = r->header_in;
+    off_t     n;
+
+    if (r->discard_body || r->request_body != NULL) {
+        return PT_OK;
+    }
+    r->discard_body = 1;
+    if (r->headers_in.chunked) {
+        pt_http_chunked_t ch;
+        int               rc;
+
+        memset(&ch, 0, sizeof(ch));
+        for (;;) {
+            rc = pt_http_parse_chunked(&ch, b);
+            if (rc == PT_OK) {
+                n = pt_min(ch.size, b->last - b->pos);
+                b->pos += n;
+                ch.size -= n;
+                continue;
+            }
+            if (rc == PT_DONE) {
+                return PT_OK;
+            }
+            break;
+        }
+        r->keepalive = 0;
+        r->lingering_close = 1;
+        return PT_OK;
+    }
+    if (r->headers_in.content_length_n <= 0) {
+        return PT_OK;
+    }
+    n = pt_min(r->headers_in.content_length_n, b->last - b->pos);
+    b->pos += n;
+    if (n == r->headers_in.content_length_n) {
+        return PT_OK;
+    }
+    r->keepalive = 0;
+    r->lingering_close = 1;
+    return PT_OK;
+}
