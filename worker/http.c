@@ -310,6 +310,17 @@ pt_http_location_block(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     clcf->noregex = loc->noregex;
     clcf->named = loc->named;
     clcf->regex_location = loc->regex;
+    if (loc->regex) {
+        /* compiled once more through the variables module: it defines the
+         * named captures and counts captures for r->captures */
+        clcf->regex = pt_pcalloc(cf->pool, sizeof(pt_http_regex_t));
+        if (clcf->regex == NULL
+            || pt_http_regex_compile(cf, clcf->regex, &loc->re->pattern,
+                                     loc->caseless) != PT_OK)
+        {
+            return PT_CONF_ERROR;
+        }
+    }
 
     return apply_block(cf, ctx, PT_CONF_LOCATION);
 }
@@ -320,9 +331,11 @@ pt_http_find_location(pt_http_request_t *r, pt_http_locations_t *block)
 {
     pt_http_core_main_conf_t *cmcf = pt_http_core_main_conf(r);
     pt_http_location_t       *loc;
-    pt_uint_t                 ncap = cmcf->ncaptures + 10;
+    pt_http_loc_conf_t       *clcf;
+    pt_uint_t                 ncap = cmcf->ncaptures + 1;
     int                       n = 0;
 
+    /* the same size pt_http_regex_exec allocates: (ncaptures + 1) * 3 */
     if (r->captures == NULL) {
         r->captures = pt_palloc(r->pool, ncap * 3 * sizeof(int));
         if (r->captures == NULL) {
@@ -331,9 +344,13 @@ pt_http_find_location(pt_http_request_t *r, pt_http_locations_t *block)
     }
     loc = pt_http_location_find(block, r->uri.data, r->uri.len, r->captures,
                                 ncap, &n);
-    if (n > 0) {
+    if (loc != NULL && n > 0) {
         r->ncaptures = (pt_uint_t) n * 2;
         r->captures_data = r->uri.data;
+        clcf = ((void **) loc->data)[pt_http_core_module.index];
+        if (clcf->regex != NULL) {
+            pt_http_regex_set_vars(r, clcf->regex, &r->uri, n);
+        }
     }
     return loc;
 }

@@ -109,6 +109,8 @@ struct pt_http_loc_conf_s {
                                           server and http levels */
     void           **loc_conf;         /* this level's conf array */
     void            *locations;        /* nested locations' index */
+    void            *regex;            /* pt_http_regex_t *: a regex
+                                          location's named captures */
 
     unsigned         exact_match:1;
     unsigned         noregex:1;

@@ -472,12 +472,35 @@ pt_http_regex_compile(pt_conf_t *cf, pt_http_regex_t *re, pt_str_t *pattern,
     return PT_OK;
 }
 
+void
+pt_http_regex_set_vars(pt_http_request_t *r, pt_http_regex_t *re,
+                       pt_str_t *s, int rc)
+{
+    pt_http_variable_value_t  *vv;
+    pt_uint_t                  i, n;
+
+    for (i = 0; i < re->nvariables; i++) {
+        n = re->variables[i].capture * 2;
+        vv = &r->variables[re->variables[i].index];
+        vv->valid = 1;
+        vv->not_found = 0;
+        vv->no_cacheable = 0;
+        vv->escape = 0;
+        if ((pt_uint_t) rc * 2 > n && r->captures[n] >= 0) {
+            vv->data = s->data + r->captures[n];
+            vv->len = (unsigned) (r->captures[n + 1] - r->captures[n]);
+        } else {
+            vv->data = s->data;
+            vv->len = 0;
+        }
+    }
+}
+
 int
 pt_http_regex_exec(pt_http_request_t *r, pt_http_regex_t *re, pt_str_t *s)
 {
     pt_http_core_main_conf_t  *cmcf = pt_http_core_main_conf(r);
-    pt_http_variable_value_t  *vv;
-    pt_uint_t                  pairs = 0, i, n;
+    pt_uint_t                  pairs = 0;
     int                        rc;
 
     if (re->ncaptures || re->nvariables) {
@@ -504,21 +527,7 @@ pt_http_regex_exec(pt_http_request_t *r, pt_http_regex_t *re, pt_str_t *s)
         return PT_ERROR;
     }
 
-    for (i = 0; i < re->nvariables; i++) {
-        n = re->variables[i].capture * 2;
-        vv = &r->variables[re->variables[i].index];
-        vv->valid = 1;
-        vv->not_found = 0;
-        vv->no_cacheable = 0;
-        vv->escape = 0;
-        if ((pt_uint_t) rc * 2 > n && r->captures[n] >= 0) {
-            vv->data = s->data + r->captures[n];
-            vv->len = (unsigned) (r->captures[n + 1] - r->captures[n]);
-        } else {
-            vv->data = s->data;
-            vv->len = 0;
-        }
-    }
+    pt_http_regex_set_vars(r, re, s, rc);
 
     if (pairs) {
         r->ncaptures = (pt_uint_t) rc * 2;
