@@ -110,7 +110,9 @@ pt_http_init_phase_engine(pt_conf_t *cf, pt_http_core_main_conf_t *cmcf)
             n++;
         }
         next = n + cmcf->phases[i].nelts;
-        for (j = 0; j < cmcf->phases[i].nelts; j++) {
+        /* within a phase the last registered runs first (as nginx): so
+         * module order index, autoindex, static runs index first */
+        for (j = cmcf->phases[i].nelts; j-- > 0;) {
             ph[n].checker = checker;
             ph[n].handler = h[j];
             ph[n].next = next;

@@ -1,18 +1,45 @@
 /*
  * The module list. Order matters: the core module first, then the http
- * core, then http modules; filters run in reverse order of this list (each
- * inserts itself in front of the ones registered before it).
+ * core, then http modules. Filters run in reverse order of this list (each
+ * one's postconfiguration puts it in front of those registered before it),
+ * so the response head passes not_modified, headers, charset, range, then
+ * the core's chunked/head writer, as in nginx.
  */
 #include "common/core_module.h"
 #include "modules.h"
 
 extern pt_module_t pt_http_core_module;
+extern pt_module_t pt_http_log_module;
+extern pt_module_t pt_http_map_module;
+extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_rewrite_module;
+extern pt_module_t pt_http_try_files_module;
+extern pt_module_t pt_http_static_module;
+extern pt_module_t pt_http_autoindex_module;
+extern pt_module_t pt_http_index_module;
+extern pt_module_t pt_http_range_filter_module;
+extern pt_module_t pt_http_charset_filter_module;
+extern pt_module_t pt_http_headers_filter_module;
+extern pt_module_t pt_http_not_modified_filter_module;
 
 pt_module_t *pt_modules[] = {
     &pt_core_module,
     &pt_http_core_module,
+    &pt_http_log_module,
+    &pt_http_map_module,
+    &pt_http_access_module,
     &pt_http_rewrite_module,
+    &pt_http_try_files_module,
+    /* within a phase the last registered runs first: index, then
+     * autoindex, then static (as nginx) */
+    &pt_http_static_module,
+    &pt_http_autoindex_module,
+    &pt_http_index_module,
+    /* filters: the last one listed sees the response first */
+    &pt_http_range_filter_module,
+    &pt_http_charset_filter_module,
+    &pt_http_headers_filter_module,
+    &pt_http_not_modified_filter_module,
     NULL
 };
 
