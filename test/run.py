@@ -5,8 +5,10 @@ integration suite, then prints one closing line "N passed, N failed"."""
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +40,35 @@ def run_unit(binaries):
     return passed, failed
 
 
+def sanitizer_dir():
+    """A directory every process (workers run as nobody) can write its
+    sanitizer reports to; ASan/UBSan write there instead of to stderr,
+    which daemonized processes do not have."""
+    d = tempfile.mkdtemp(prefix="pt-sanitizer-")
+    os.chmod(d, 0o1777)
+    base = os.path.join(d, "report")
+    os.environ["ASAN_OPTIONS"] = ":".join(filter(None, [
+        os.environ.get("ASAN_OPTIONS", ""), f"log_path={base}",
+        "abort_on_error=0"]))
+    os.environ["UBSAN_OPTIONS"] = ":".join(filter(None, [
+        os.environ.get("UBSAN_OPTIONS", ""), f"log_path={base}",
+        "print_stacktrace=1"]))
+    return d
+
+
+def sanitizer_reports(d):
+    """Each report file is one failure; they are printed whole."""
+    bad = 0
+    for name in sorted(os.listdir(d)):
+        path = os.path.join(d, name)
+        with open(path, errors="replace") as f:
+            text = f.read()
+        print(f"=== sanitizer report {name} ===\n{text}")
+        bad += 1
+    shutil.rmtree(d, ignore_errors=True)
+    return bad
+
+
 def run_integration(pattern):
     os.environ.setdefault("PORTICO_BIN", os.path.join(ROOT, "objs", "portico"))
     idir = os.path.join(ROOT, "test", "integration")
@@ -61,6 +92,7 @@ def main():
     args = ap.parse_args()
 
     passed = failed = skipped = 0
+    sdir = sanitizer_dir()
     if not args.integration_only:
         p, f = run_unit(args.unit)
         passed += p
@@ -70,6 +102,11 @@ def main():
         passed += p
         failed += f
         skipped += s
+
+    reports = sanitizer_reports(sdir)
+    if reports:
+        print(f"{reports} sanitizer report(s): each counts as a failure")
+        failed += reports
 
     print(f"{passed} passed, {failed} failed" +
           (f", {skipped} skipped" if skipped else ""))
