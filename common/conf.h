@@ -146,6 +146,9 @@ struct pt_module_s {
     pt_uint_t       index;      /* position in the module list, set at start */
     pt_uint_t       type;       /* PT_MODULE_CORE (0) or PT_MODULE_HTTP: whose
                                    create_main_conf runs in which context */
+    /* http modules: after the http block is read and merged, to register
+     * phase handlers and filters, and check cross-directive rules. */
+    int           (*postconfiguration)(pt_conf_t *cf);
 };
 
 #define PT_MODULE_CORE 0

@@ -89,7 +89,7 @@ pt_module_t pt_core_module = {
     "core", core_commands,
     core_create_conf, core_init_conf,
     NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, 0, PT_MODULE_CORE
+    NULL, NULL, NULL, 0, PT_MODULE_CORE, NULL
 };
 
 pt_core_conf_t *
