@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core_module.h"
+#include "regex.h"
 #include "cycle.h"
 #include "log.h"
 #include "pool.h"
@@ -24,6 +25,7 @@ static char *set_use(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_priority(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_cpu_affinity(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_load_module(pt_conf_t *cf, pt_command_t *cmd, void *conf);
+static char *set_pcre_jit(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 
 static const int notice = 1;   /* post for pt_conf_set_noop: log a notice */
 
@@ -43,7 +45,7 @@ static pt_command_t core_commands[] = {
       PT_CONF_MAIN_OFFSET, 0, NULL },
     { "worker_cpu_affinity", PT_CONF_MAIN | PT_CONF_1MORE, set_cpu_affinity,
       PT_CONF_MAIN_OFFSET, 0, NULL },
-    { "pcre_jit", PT_CONF_MAIN | PT_CONF_FLAG, pt_conf_set_flag,
+    { "pcre_jit", PT_CONF_MAIN | PT_CONF_FLAG, set_pcre_jit,
       PT_CONF_MAIN_OFFSET, offsetof(pt_core_conf_t, pcre_jit), NULL },
     { "user", PT_CONF_MAIN | PT_CONF_TAKE12, set_user,
       PT_CONF_MAIN_OFFSET, 0, NULL },
@@ -500,4 +502,18 @@ set_load_module(pt_conf_t *cf, pt_command_t *cmd, void *conf)
                       "in (remove the directive or the file that includes it)",
                       (int) cf->args[1].len, cf->args[1].data);
     return PT_CONF_ERROR;
+}
+
+/* pcre_jit applies to the regexes compiled after it, as they are compiled
+ * while the configuration is read (put it first, as in nginx's configs). */
+static char *
+set_pcre_jit(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+{
+    pt_core_conf_t *ccf = conf;
+    char           *rv = pt_conf_set_flag(cf, cmd, conf);
+
+    if (rv == PT_CONF_OK) {
+        pt_regex_jit = ccf->pcre_jit;
+    }
+    return rv;
 }

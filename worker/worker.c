@@ -147,6 +147,49 @@ set_process_state(pt_cycle_t *cycle, pt_core_conf_t *ccf, int slot)
     return PT_OK;
 }
 
+extern char **environ;
+
+/* Workers see only TZ and what `env` lists (nginx's rule): NAME keeps the
+ * master's value, NAME=VALUE sets one. The array lives for the process. */
+static int
+set_environment(pt_core_conf_t *ccf, pt_log_t *log)
+{
+    pt_str_t   *e = ccf->env != NULL ? ccf->env->elts : NULL;
+    pt_uint_t   n = ccf->env != NULL ? ccf->env->nelts : 0, i, k = 0;
+    char      **env, *v;
+    size_t      len;
+
+    env = calloc(n + 2, sizeof(char *));
+    if (env == NULL) {
+        pt_log_error(PT_LOG_ALERT, log, errno, "calloc() failed");
+        return PT_ERROR;
+    }
+    if ((v = getenv("TZ")) != NULL) {
+        env[k++] = v - sizeof("TZ=") + 1;
+    }
+    for (i = 0; i < n; i++) {
+        char *name = strndup((char *) e[i].data, e[i].len);
+
+        if (name == NULL) {
+            pt_log_error(PT_LOG_ALERT, log, errno, "strndup() failed");
+            return PT_ERROR;
+        }
+        if (strchr(name, '=') != NULL) {
+            env[k++] = name;
+            continue;
+        }
+        v = strcmp(name, "TZ") == 0 ? NULL : getenv(name);
+        if (v != NULL) {
+            len = e[i].len;
+            env[k++] = v - len - 1;   /* "NAME=value" as the master has it */
+        }
+        free(name);
+    }
+    env[k] = NULL;
+    environ = env;
+    return PT_OK;
+}
+
 static int
 init_worker(pt_cycle_t *cycle, int slot)
 {
@@ -154,6 +197,7 @@ init_worker(pt_cycle_t *cycle, int slot)
     pt_uint_t       i;
 
     if (set_signals(cycle->log) != PT_OK
+        || set_environment(ccf, cycle->log) != PT_OK
         || set_process_state(cycle, ccf, slot) != PT_OK)
     {
         return PT_ERROR;
