@@ -62,6 +62,36 @@ test-integration: objs/portico
 test-slow: objs/portico $(UNIT_BIN)
 	$(Q)PORTICO_SLOW=1 python3 test/run.py --unit $(UNIT_BIN)
 
+# libFuzzer harnesses test/fuzz/fuzz_<name>.c -> objs/fuzz/fuzz_<name>, each
+# run FUZZ_SECONDS over objs/fuzz/corpus-<name>, a copy of the seeds in
+# test/fuzz/corpus/<name> (the committed corpus is never written). Any
+# crash fails the target; its input is saved as objs/fuzz/crash-<name>-*.
+FUZZ_SECONDS ?= 10
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -I. -Iobjs
+FUZZ_NAMES   := $(patsubst test/fuzz/fuzz_%.c,%,$(sort $(wildcard test/fuzz/fuzz_*.c)))
+FUZZ_SRC     := worker/http_parse.c
+
+objs/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/http_parse_driver.h \
+                  $(FUZZ_SRC) worker/http_parse.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC)
+
+fuzz: $(addprefix objs/fuzz/fuzz_,$(FUZZ_NAMES))
+	$(Q)set -e; for n in $(FUZZ_NAMES); do \
+	    c=objs/fuzz/corpus-$$n; mkdir -p $$c; \
+	    cp test/fuzz/corpus/$$n/* $$c/; \
+	    echo "  FUZZ  $$n ($(FUZZ_SECONDS)s)"; \
+	    objs/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        -print_final_stats=1 -artifact_prefix=objs/fuzz/crash-$$n- \
+	        $$c 2>objs/fuzz/$$n.log || { tail -40 objs/fuzz/$$n.log; \
+	        echo "fuzz $$n: FAILED (objs/fuzz/$$n.log)"; exit 1; }; \
+	    grep -E '^stat::(number_of_executed_units|new_units_added)' \
+	        objs/fuzz/$$n.log | tr '\n' ' '; echo; \
+	done
+
 run: objs/portico
 	$(Q)mkdir -p objs/run/logs
 	$(Q)objs/portico -p $(CURDIR)/objs/run/ -c $(CURDIR)/conf/portico.conf \
