@@ -167,6 +167,40 @@ done:
     return rc;
 }
 
+/* Temp directories (client_body_temp...): created if missing, and given
+ * to the worker user, which writes into them. */
+static int
+create_paths(pt_cycle_t *cycle, pt_core_conf_t *ccf, pt_log_t *log)
+{
+    pt_str_t    *p = cycle->paths.elts;
+    pt_uint_t    i;
+    struct stat  st;
+
+    for (i = 0; i < cycle->paths.nelts; i++) {
+        if (mkdir((char *) p[i].data, 0700) == -1 && errno != EEXIST) {
+            pt_log_error(PT_LOG_EMERG, log, errno, "mkdir() \"%s\" failed",
+                         p[i].data);
+            return PT_ERROR;
+        }
+        if (geteuid() != 0 || ccf->user == (uid_t) PT_CONF_UNSET_UINT) {
+            continue;
+        }
+        if (stat((char *) p[i].data, &st) == -1) {
+            pt_log_error(PT_LOG_EMERG, log, errno, "stat() \"%s\" failed",
+                         p[i].data);
+            return PT_ERROR;
+        }
+        if (st.st_uid != ccf->user
+            && chown((char *) p[i].data, ccf->user, (gid_t) -1) == -1)
+        {
+            pt_log_error(PT_LOG_EMERG, log, errno, "chown(\"%s\", %d) failed",
+                         p[i].data, (int) ccf->user);
+            return PT_ERROR;
+        }
+    }
+    return PT_OK;
+}
+
 /* Open logs, create zones and sockets: what a test run skips. */
 static int
 open_resources(pt_cycle_t *cycle, pt_cycle_t *old, pt_log_t *log)
@@ -188,6 +222,10 @@ open_resources(pt_cycle_t *cycle, pt_cycle_t *old, pt_log_t *log)
                          f[i]->name.data, (int) ccf->user);
             return PT_ERROR;
         }
+    }
+
+    if (create_paths(cycle, ccf, log) != PT_OK) {
+        return PT_ERROR;
     }
 
     if (pt_shm_zones_init(&cycle->shm_zones,
