@@ -338,6 +338,34 @@ create_loc_conf(pt_conf_t *cf)
     do { if ((c) == PT_CONF_UNSET_UINT)                                       \
          (c) = ((p) == PT_CONF_UNSET_UINT) ? (d) : (p); } while (0)
 
+/* Make `path` absolute (from the prefix) and have the master create it
+ * at start, owned by the worker user, like every temp path. */
+static char *
+add_temp_path(pt_conf_t *cf, pt_str_t *path)
+{
+    pt_str_t  *p;
+    pt_uint_t  i;
+
+    if (path->data[0] != '/'
+        && pt_conf_full_name_prefix(cf->pool, &cf->cycle->prefix, path)
+           != PT_OK)
+    {
+        return PT_CONF_ERROR;
+    }
+    p = cf->cycle->paths.elts;
+    for (i = 0; i < cf->cycle->paths.nelts; i++) {
+        if (pt_str_eq(&p[i], path)) {
+            return PT_CONF_OK;
+        }
+    }
+    p = pt_array_push(&cf->cycle->paths);
+    if (p == NULL) {
+        return PT_CONF_ERROR;
+    }
+    *p = *path;
+    return PT_CONF_OK;
+}
+
 /* Paths and types: inherited as a whole, as nginx. */
 static char *
 merge_paths(pt_conf_t *cf, pt_http_loc_conf_t *p, pt_http_loc_conf_t *c)
@@ -366,7 +394,7 @@ merge_paths(pt_conf_t *cf, pt_http_loc_conf_t *p, pt_http_loc_conf_t *c)
     pt_conf_merge_str(c->default_type, p->default_type, "text/plain");
     pt_conf_merge_str(c->client_body_temp_path, p->client_body_temp_path,
                       "client_body_temp");
-    return PT_CONF_OK;
+    return add_temp_path(cf, &c->client_body_temp_path);
 }
 
 static char *
