@@ -16,6 +16,10 @@ extern char **environ;
 
 static char *title_start;
 static char *title_end;
+/* The copied environment: kept here too, so it stays reachable (for leak
+ * checkers) after a worker points environ elsewhere. Not static: a
+ * write-only static may be optimised away. */
+char **pt_proctitle_environ;
 
 char **
 pt_proctitle_init(int argc, char **argv)
@@ -62,6 +66,7 @@ pt_proctitle_init(int argc, char **argv)
         }
     }
     environ = env;
+    pt_proctitle_environ = env;
 
     return copy;
 }

@@ -11,6 +11,9 @@
  * original argv area can be reused. Returns NULL on allocation failure. */
 char **pt_proctitle_init(int argc, char **argv);
 
+/* The environment copy made by pt_proctitle_init (process lifetime). */
+extern char **pt_proctitle_environ;
+
 void pt_proctitle_set(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 

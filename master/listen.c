@@ -428,6 +428,8 @@ pt_listen_close_draining(pt_cycle_t *cycle)
     }
 }
 
+static int inherited_taken;
+
 int
 pt_listen_inherited(pt_cycle_t *cycle, pt_array_t *out)
 {
@@ -440,9 +442,12 @@ pt_listen_inherited(pt_cycle_t *cycle, pt_array_t *out)
     socklen_t       vlen;
     char            text[PT_SOCKADDR_STRLEN];
 
-    if (env == NULL || *env == '\0') {
+    if (env == NULL || *env == '\0' || inherited_taken) {
         return PT_DECLINED;
     }
+    /* once only: the variable stays in environ (unsetenv would drop the
+     * string we own), and the upgrade builds its own environment */
+    inherited_taken = 1;
     pt_log_error(PT_LOG_NOTICE, cycle->log, 0, "using inherited sockets "
                  "from \"%s\"", env);
 
@@ -504,9 +509,6 @@ pt_listen_inherited(pt_cycle_t *cycle, pt_array_t *out)
         }
     }
 
-    if (unsetenv(PT_LISTEN_ENV) == -1) {
-        pt_log_error(PT_LOG_ALERT, cycle->log, errno, "unsetenv() failed");
-    }
     return PT_OK;
 }
 

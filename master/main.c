@@ -290,6 +290,7 @@ static int
 test_config(pt_cycle_t *boot, options_t *o)
 {
     pt_cycle_t *cycle = pt_cycle_init(boot, 1);
+    int         rc = 0;
 
     if (cycle == NULL) {
         pt_log_stderr(0, "configuration file %s test failed",
@@ -305,14 +306,20 @@ test_config(pt_cycle_t *boot, options_t *o)
     if (o->dump) {
         pt_conf_dump(&cycle->conf_files);
     }
-    return 0;
+    pt_pool_destroy(cycle->pool);
+    return rc;
 }
+
+/* The bootstrap and running cycles live as long as the process (and are
+ * reachable for leak checkers at exit). */
+static pt_cycle_t  boot;
+static pt_cycle_t *running;
 
 int
 main(int argc, char **argv)
 {
     options_t       o;
-    pt_cycle_t      boot, *cycle;
+    pt_cycle_t     *cycle;
     pt_core_conf_t *ccf;
     int             inherited;
 
@@ -351,6 +358,7 @@ main(int argc, char **argv)
     if (cycle == NULL) {
         return 1;
     }
+    running = cycle;
     if (o.signal) {
         return pt_cycle_signal_process(cycle, o.signal);
     }
