@@ -48,11 +48,16 @@ typedef struct {
     pt_http_srv_conf_t  *default_server;
     pt_array_t           servers;       /* pt_http_srv_conf_t * */
     void                *names;         /* pt_http_server_names_t * */
+    pt_array_t          *subaddrs;      /* wildcard only: the specific
+                                           addresses of this port that have
+                                           no socket of their own (picked
+                                           by getsockname per connection) */
     int                  backlog;
     int                  rcvbuf, sndbuf, fastopen, ipv6only;
     int                  keepalive, keepidle, keepintvl, keepcnt;
     unsigned             reuseport:1, deferred:1, bind:1, set_options:1;
     unsigned             ssl:1, proxy_protocol:1, http2:1;
+    unsigned             folded:1;      /* served by a wildcard's socket */
 } pt_http_addr_t;
 
 typedef struct {

@@ -3,7 +3,11 @@
  * [deferred] [bind] [fastopen=N] [so_keepalive=on|off|idle:intvl:cnt]
  * [ipv6only=on|off] [ssl] [proxy_protocol] [http2]
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/cycle.h"
@@ -14,6 +18,7 @@
 #include "http_core.h"
 #include "http_listen.h"
 #include "http_server_name.h"
+#include "conn.h"
 
 typedef struct {
     pt_addr_t  addr;
@@ -376,6 +381,72 @@ add_server_names(pt_conf_t *cf, pt_http_addr_t *a)
     return PT_CONF_OK;
 }
 
+static int
+is_wildcard(const pt_addr_t *a)
+{
+    const struct sockaddr_in  *sin = (const void *) &a->sockaddr;
+    const struct sockaddr_in6 *sin6 = (const void *) &a->sockaddr;
+
+    if (a->sockaddr.ss_family == AF_INET) {
+        return sin->sin_addr.s_addr == htonl(INADDR_ANY);
+    }
+    if (a->sockaddr.ss_family == AF_INET6) {
+        return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+    }
+    return 0;
+}
+
+static in_port_t
+port_of(const pt_addr_t *a)
+{
+    if (a->sockaddr.ss_family == AF_INET) {
+        return ((const struct sockaddr_in *) &a->sockaddr)->sin_port;
+    }
+    return ((const struct sockaddr_in6 *) &a->sockaddr)->sin6_port;
+}
+
+/* As nginx: a specific address on a port that also has a wildcard listen
+ * gets no socket of its own (Linux would refuse the second bind) unless
+ * it asks for one (bind, reuseport, backlog=...); the wildcard socket
+ * accepts for it and the server is chosen by the local address. */
+static char *
+fold_into_wildcards(pt_conf_t *cf, pt_http_core_main_conf_t *mcf)
+{
+    pt_http_addr_t **a = mcf->addrs.elts, **sub;
+    pt_uint_t        i, j;
+
+    for (i = 0; i < mcf->addrs.nelts; i++) {
+        if (a[i]->bind || is_wildcard(&a[i]->addr)
+            || a[i]->addr.sockaddr.ss_family == AF_UNIX)
+        {
+            continue;
+        }
+        for (j = 0; j < mcf->addrs.nelts; j++) {
+            if (!is_wildcard(&a[j]->addr)
+                || a[j]->addr.sockaddr.ss_family
+                   != a[i]->addr.sockaddr.ss_family
+                || port_of(&a[j]->addr) != port_of(&a[i]->addr))
+            {
+                continue;
+            }
+            if (a[j]->subaddrs == NULL) {
+                a[j]->subaddrs = pt_array_create(cf->pool, 2, sizeof(void *));
+                if (a[j]->subaddrs == NULL) {
+                    return PT_CONF_ERROR;
+                }
+            }
+            sub = pt_array_push(a[j]->subaddrs);
+            if (sub == NULL) {
+                return PT_CONF_ERROR;
+            }
+            *sub = a[i];
+            a[i]->folded = 1;
+            break;
+        }
+    }
+    return PT_CONF_OK;
+}
+
 char *
 pt_http_listen_add(pt_conf_t *cf, pt_http_core_main_conf_t *mcf)
 {
@@ -390,6 +461,14 @@ pt_http_listen_add(pt_conf_t *cf, pt_http_core_main_conf_t *mcf)
         }
         if (add_server_names(cf, a[i]) != PT_CONF_OK) {
             return PT_CONF_ERROR;
+        }
+    }
+    if (fold_into_wildcards(cf, mcf) != PT_CONF_OK) {
+        return PT_CONF_ERROR;
+    }
+    for (i = 0; i < mcf->addrs.nelts; i++) {
+        if (a[i]->folded) {
+            continue;
         }
         ls = pt_array_push(&cf->cycle->listening);
         if (ls == NULL) {
@@ -417,4 +496,33 @@ pt_http_listen_add(pt_conf_t *cf, pt_http_core_main_conf_t *mcf)
         ls->servers = a[i];
     }
     return PT_CONF_OK;
+}
+
+/* The address a connection on a wildcard socket was made to, if a more
+ * specific listen names it; else the wildcard's own. */
+pt_http_addr_t *
+pt_http_listen_local_addr(pt_connection_t *c, pt_http_addr_t *wild)
+{
+    struct sockaddr_storage  sa;
+    socklen_t                len = sizeof(sa);
+    pt_http_addr_t         **sub;
+    pt_uint_t                i;
+
+    if (wild->subaddrs == NULL) {
+        return wild;
+    }
+    if (getsockname(c->fd, (struct sockaddr *) &sa, &len) == -1) {
+        pt_log_error(PT_LOG_ALERT, c->log, errno, "getsockname() failed");
+        return wild;
+    }
+    sub = wild->subaddrs->elts;
+    for (i = 0; i < wild->subaddrs->nelts; i++) {
+        if (pt_inet_addr_eq((struct sockaddr *) &sa, len,
+                            (struct sockaddr *) &sub[i]->addr.sockaddr,
+                            sub[i]->addr.socklen))
+        {
+            return sub[i];
+        }
+    }
+    return wild;
 }

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "http_connection.h"
 #include "http_core.h"
+#include "http_listen.h"
 #include "http_request.h"
 #include "http_server_name.h"
 #include "http_variables.h"
@@ -90,7 +91,7 @@ pt_http_init_connection(pt_connection_t *c)
         pt_conn_close(c);
         return;
     }
-    hc->addr = c->listening->servers;
+    hc->addr = pt_http_listen_local_addr(c, c->listening->servers);
     hc->start_msec = pt_current_msec;
     c->data = hc;
     c->read->handler = pt_http_wait_request_handler;
