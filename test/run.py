@@ -16,6 +16,9 @@ CHECK_RE = re.compile(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)")
 
 
 def run_unit(binaries):
+    # Check's 4 s default is too short for the heavier suites under
+    # sanitizers on a loaded 2-core machine
+    os.environ.setdefault("CK_DEFAULT_TIMEOUT", "60")
     passed = failed = 0
     for b in binaries:
         proc = subprocess.run([b], cwd=ROOT, stdout=subprocess.PIPE,

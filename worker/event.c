@@ -5,6 +5,7 @@
  * event pointer, so reports for a slot reused within a batch are dropped.
  */
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ static struct epoll_event *event_list;   /* malloc: freed by pt_event_done */
 static int                 nevents;
 static pt_log_t           *event_log;
 static pt_queue_t          posted = { &posted, &posted };
+static const sigset_t     *wait_sigmask;     /* NULL: no change */
 
 int
 pt_event_init(pt_log_t *log, int n)
@@ -221,6 +223,12 @@ dispatch(struct epoll_event *ee)
     }
 }
 
+void
+pt_event_set_wait_sigmask(const sigset_t *mask)
+{
+    wait_sigmask = mask;
+}
+
 int
 pt_event_process(pt_msec_t timer_ms)
 {
@@ -234,7 +242,10 @@ pt_event_process(pt_msec_t timer_ms)
         timeout = timer_ms > INT_MAX ? INT_MAX : (int) timer_ms;
     }
 
-    n = epoll_wait(ep, event_list, nevents, timeout);
+    /* signals blocked elsewhere are let in only while waiting, so one that
+     * arrives while handlers run cuts the next wait short instead of
+     * being noticed at some later event */
+    n = epoll_pwait(ep, event_list, nevents, timeout, wait_sigmask);
     err = (n == -1) ? errno : 0;
 
     pt_time_update();

@@ -6,6 +6,8 @@
 #ifndef PT_EVENT_H
 #define PT_EVENT_H
 
+#include <signal.h>
+
 #include "common/pt_types.h"
 #include "common/queue.h"
 #include "common/rbtree.h"
@@ -64,6 +66,10 @@ int pt_event_del_listen(pt_listening_t *ls, pt_event_t *ev);
  * caller checks its signal flags); PT_ERROR (logged) if epoll_wait fails.
  */
 int pt_event_process(pt_msec_t timer_ms);
+
+/* The signal mask in force while the loop waits (epoll_pwait); the caller
+ * keeps its signals blocked otherwise. The set must outlive the loop. */
+void pt_event_set_wait_sigmask(const sigset_t *mask);
 
 /* Queue `ev` to run at the end of this (or the next) loop step; once. */
 void pt_event_post(pt_event_t *ev);

@@ -257,6 +257,7 @@ set_keepalive(pt_http_request_t *r)
     }
     hc->keepalive_min = clcf->keepalive_min_timeout;
     pt_http_free_request(r);
+    c->sent = 0;   /* $bytes_sent is per request, as in nginx */
 
     c->read->handler = pt_http_wait_request_handler;
     c->write->handler = pt_event_empty_handler;

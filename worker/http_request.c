@@ -739,7 +739,8 @@ pt_http_process_request_uri(pt_http_request_t *r)
     }
 
     path_end = p->args_start != NULL ? p->args_start - 1 : p->uri_end;
-    if (p->args_start != NULL) {
+    if (p->args_start != NULL && p->uri_end > p->args_start) {
+        /* "/x?" has no args at all ($args is "not found"), as nginx */
         r->args.data = p->args_start;
         r->args.len = (size_t) (p->uri_end - p->args_start);
     }

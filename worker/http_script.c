@@ -326,7 +326,6 @@ static size_t
 text_escape(u_char c, pt_uint_t type, u_char *out)
 {
     static const u_char  upper[] = "0123456789ABCDEF";
-    static const u_char  lower[] = "0123456789abcdef";
     const char          *e = NULL;
 
     if (type == PT_HTTP_ESCAPE_HTML) {
@@ -348,9 +347,10 @@ text_escape(u_char c, pt_uint_t type, u_char *out)
         case '\f': e = "\\f"; break;
         default:
             if (c < 0x20) {
+                /* nginx writes these in upper case: \u001B */
                 memcpy(out, "\\u00", 4);
-                out[4] = lower[c >> 4];
-                out[5] = lower[c & 0xf];
+                out[4] = "0123456789ABCDEF"[c >> 4];
+                out[5] = "0123456789ABCDEF"[c & 0xf];
                 return 6;
             }
             break;

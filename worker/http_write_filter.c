@@ -157,7 +157,6 @@ send_chain(pt_http_request_t *r)
                 return PT_ERROR;
             }
             b->file_pos += n;
-            c->sent += n;
             continue;
         }
 
@@ -184,7 +183,6 @@ send_chain(pt_http_request_t *r)
         if (n == PT_ERROR) {
             return PT_ERROR;
         }
-        c->sent += n;
         for (cl = r->out; cl != NULL && n > 0; cl = cl->next) {
             b = cl->buf;
             if (!pt_buf_in_memory(b)) {

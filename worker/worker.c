@@ -31,6 +31,7 @@ volatile sig_atomic_t pt_worker_reopen;
 int pt_worker_exiting;
 
 static pt_event_t shutdown_timer;
+static sigset_t    wait_mask;        /* empty: all signals during waits */
 
 static void
 on_signal(int signo)
@@ -77,11 +78,18 @@ set_signals(pt_log_t *log)
             return PT_ERROR;
         }
     }
+    /* the handled signals stay blocked except inside the event loop's
+     * wait (no signal is lost between a flag check and the wait) */
     sigemptyset(&set);
+    for (i = 0; i < (int) pt_nelems(handled); i++) {
+        sigaddset(&set, handled[i]);
+    }
     if (sigprocmask(SIG_SETMASK, &set, NULL) == -1) {
         pt_log_error(PT_LOG_ALERT, log, errno, "sigprocmask() failed");
         return PT_ERROR;
     }
+    sigemptyset(&wait_mask);
+    pt_event_set_wait_sigmask(&wait_mask);
     return PT_OK;
 }
 

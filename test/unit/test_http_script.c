@@ -333,7 +333,7 @@ START_TEST(escapes)
                      "&lt;a href=&quot;x&quot;&gt;&amp;amp;'");
     ck_assert_str_eq(ESC("q\"b\\n\n\r\t\b\f\x01\x1f\xc3\xa9",
                          PT_HTTP_ESCAPE_JSON),
-                     "q\\\"b\\\\n\\n\\r\\t\\b\\f\\u0001\\u001f\xc3\xa9");
+                     "q\\\"b\\\\n\\n\\r\\t\\b\\f\\u0001\\u001F\xc3\xa9");
     ck_assert_str_eq(ESC("GET \"/\\x\"\x7f\x1b\xe9 ok", PT_HTTP_ESCAPE_LOG),
                      "GET \\x22/\\x5Cx\\x22\\x7F\\x1B\\xE9 ok");
     ck_assert_uint_eq(pt_http_escape(NULL, (u_char *) "abc", 3,
