@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pool.h"
 #include "pt_auto.h"
+#include "syslog.h"
 
 static void *core_create_conf(pt_conf_t *cf);
 static char *core_init_conf(pt_conf_t *cf, void *conf);
@@ -274,8 +275,8 @@ set_user(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     return resolve_user(cf, ccf, (char *) user, (char *) group);
 }
 
-/* error_log FILE|stderr [LEVEL]: the first one replaces the built-in log,
- * further ones add targets (as nginx). */
+/* error_log FILE|stderr|syslog:... [LEVEL]: the first one replaces the
+ * built-in log, further ones add targets (as nginx). */
 static char *
 set_error_log(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {
@@ -297,10 +298,6 @@ set_error_log(pt_conf_t *cf, pt_command_t *cmd, void *conf)
             return PT_CONF_ERROR;
         }
     }
-    if (name.len >= 7 && memcmp(name.data, "syslog:", 7) == 0) {
-        return "with syslog is not supported yet";
-    }
-
     if (cycle->new_log.level != 0) {
         log = pt_pcalloc(cf->pool, sizeof(pt_log_t));
         if (log == NULL) {
@@ -316,6 +313,10 @@ set_error_log(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     log->level = (pt_uint_t) level;
     log->fd = -1;
 
+    if (pt_syslog_is_target(&name)) {
+        return pt_syslog_error_log(cf, log, &name) == PT_OK ? PT_CONF_OK
+                                                             : PT_CONF_ERROR;
+    }
     if (pt_str_eq_cstr(&name, "stderr")) {
         log->fd = 2;
         log->file = NULL;

@@ -10,6 +10,7 @@
 
 #include "array.h"
 #include "log.h"
+#include "pool.h"
 #include "time.h"
 
 int pt_log_use_stderr = 1;
@@ -89,7 +90,14 @@ pt_log_verror(pt_uint_t level, pt_log_t *log, int err, const char *fmt,
     for (l = log; l != NULL; l = l->next) {
         int fd = l->file != NULL ? l->file->fd : l->fd;
 
-        if (level > l->level || fd < 0) {
+        if (level > l->level) {
+            continue;
+        }
+        if (l->writer != NULL) {
+            l->writer(l, level, line, (size_t) (p - line - 1));
+            continue;
+        }
+        if (fd < 0) {
             continue;
         }
         write_all(fd, line, (size_t) (p - line));
@@ -150,6 +158,9 @@ pt_log_reopen_files(pt_array_t *files, uid_t user, pt_log_t *log)
     int              fd;
 
     for (i = 0; i < files->nelts; i++) {
+        if (f[i]->flush != NULL) {
+            f[i]->flush(f[i], log);   /* buffered lines go to the old file */
+        }
         fd = open((char *) f[i]->name.data,
                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd == -1) {
@@ -167,4 +178,26 @@ pt_log_reopen_files(pt_array_t *files, uid_t user, pt_log_t *log)
         }
         f[i]->fd = fd;
     }
+}
+
+pt_open_file_t *
+pt_log_open_file(pt_array_t *files, pt_pool_t *pool, const pt_str_t *name)
+{
+    pt_open_file_t **fp = files->elts, *file;
+    pt_uint_t        i;
+
+    for (i = 0; i < files->nelts; i++) {
+        if (pt_str_eq(&fp[i]->name, name)) {
+            return fp[i];
+        }
+    }
+    file = pt_pcalloc(pool, sizeof(pt_open_file_t));
+    fp = pt_array_push(files);
+    if (file == NULL || fp == NULL) {
+        return NULL;
+    }
+    file->name = *name;
+    file->fd = -1;
+    *fp = file;
+    return file;
 }

@@ -23,10 +23,20 @@
 #define PT_MAX_ERROR_STR 2048
 
 /* A file opened by the master that USR1 reopens (error and access logs). */
-typedef struct {
+typedef struct pt_open_file_s pt_open_file_t;
+struct pt_open_file_s {
     pt_str_t    name;       /* NUL-terminated absolute path; empty: stderr */
     int         fd;
-} pt_open_file_t;
+    /* Writes out what a process holds for the file (access log buffers):
+     * called before a reopen and at worker exit. NULL: nothing held. */
+    void      (*flush)(pt_open_file_t *file, pt_log_t *log);
+    void       *data;       /* the flush owner's state */
+};
+
+/* Takes a formatted error log line (no trailing newline) instead of fd
+ * writes: syslog targets. */
+typedef void (*pt_log_writer_pt)(pt_log_t *log, pt_uint_t level,
+                                 u_char *buf, size_t len);
 
 struct pt_log_s {
     pt_open_file_t *file;   /* when set, writes go to file->fd (reopenable) */
@@ -34,6 +44,8 @@ struct pt_log_s {
     pt_uint_t   level;      /* messages above this level are dropped */
     pt_str_t    path;       /* NUL-terminated; empty for stderr */
     pt_log_t   *next;       /* further error_log targets (each with a level) */
+    pt_log_writer_pt writer;  /* when set, used instead of file and fd */
+    void       *wdata;      /* the writer's state (a pt_syslog_peer_t) */
 };
 
 /* Set while messages should also go to stderr as "portico: [level] ...":
@@ -62,6 +74,12 @@ u_char *pt_log_errno(u_char *buf, u_char *end, int err);
  * file replaces the old fd only once it is open; with `user` != -1 the
  * file is chowned to it first (the master does this for the workers). */
 void pt_log_reopen_files(pt_array_t *files, uid_t user, pt_log_t *log);
+
+/* The pt_open_file_t of `files` named `name` (absolute, NUL-terminated),
+ * added (fd -1, allocated from pool) when none is; NULL on no memory. One
+ * per path, shared by every log that names it. */
+pt_open_file_t *pt_log_open_file(pt_array_t *files, pt_pool_t *pool,
+                                 const pt_str_t *name);
 
 #define pt_log_debug(log, ...)                                                \
     do {                                                                      \

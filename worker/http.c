@@ -79,17 +79,32 @@ apply_block(pt_conf_t *cf, pt_conf_ctx_t *ctx, pt_uint_t type)
     return rc == PT_OK ? PT_CONF_OK : PT_CONF_ERROR;
 }
 
+/* Merge a level's confs from its parent, then the confs of the "if"
+ * blocks inside it from the level. */
 static char *
 merge_loc_confs(pt_conf_t *cf, void **parent, void **conf)
 {
-    pt_uint_t    i;
-    pt_module_t *m;
-    char        *rv;
+    pt_http_loc_conf_t  *clcf;
+    pt_uint_t            i;
+    pt_module_t         *m;
+    void              ***nested;
+    char                *rv;
 
     for (i = 0; (m = cf->modules[i]) != NULL; i++) {
         if (m->type == PT_MODULE_HTTP && m->merge_loc_conf
             && (rv = m->merge_loc_conf(cf, parent[i], conf[i])) != PT_CONF_OK)
         {
+            return rv;
+        }
+    }
+    clcf = conf[pt_http_core_module.index];
+    if (clcf->nested == NULL) {
+        return PT_CONF_OK;
+    }
+    nested = clcf->nested->elts;
+    for (i = 0; i < clcf->nested->nelts; i++) {
+        rv = merge_loc_confs(cf, conf, nested[i]);
+        if (rv != PT_CONF_OK) {
             return rv;
         }
     }

@@ -11,6 +11,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "common/time.h"
 #include "conn.h"
 #include "event.h"
 #include "http_connection.h"
@@ -261,50 +262,175 @@ pt_http_read_client_request_body(pt_http_request_t *r,
     return PT_AGAIN;
 }
 
-/* Drop the body: what came with the head now, the rest is left to the
- * lingering close (the connection is not kept then). Once per request:
- * r->discard_body records that it ran. */
+/* Drop body bytes from b: PT_DONE (the body is over), PT_OK (more is to
+ * come) or PT_HTTP_BAD_REQUEST (invalid chunked framing). */
+static int
+discard_buf(pt_http_request_t *r, pt_buf_t *b)
+{
+    pt_http_request_body_t *rb = r->request_body;
+    off_t                   n;
+    int                     rc;
+
+    if (!r->headers_in.chunked) {
+        n = pt_min(rb->rest, b->last - b->pos);
+        b->pos += n;
+        rb->rest -= n;
+        return rb->rest == 0 ? PT_DONE : PT_OK;
+    }
+    for (;;) {
+        rc = pt_http_parse_chunked(&rb->chunked, b);
+        if (rc == PT_OK) {
+            n = pt_min(rb->chunked.size, b->last - b->pos);
+            b->pos += n;
+            rb->chunked.size -= n;
+            continue;
+        }
+        if (rc == PT_DONE) {
+            rb->rest = 0;
+            return PT_DONE;
+        }
+        if (rc == PT_AGAIN) {
+            return PT_OK;
+        }
+        pt_log_error(PT_LOG_ERR, r->connection->log, 0, "client sent "
+                     "invalid chunked body");
+        return PT_HTTP_BAD_REQUEST;
+    }
+}
+
+/* Read and drop what the socket has of the body, never past its end (the
+ * bytes after it are the next request): PT_DONE, PT_AGAIN,
+ * PT_HTTP_BAD_REQUEST, or PT_ERROR (the client closed or failed). */
+static int
+read_discarded(pt_http_request_t *r)
+{
+    pt_connection_t        *c = r->connection;
+    pt_http_request_body_t *rb = r->request_body;
+    u_char                  buf[DISCARD_BUFFER_SIZE];
+    pt_buf_t                b;
+    off_t                   want;
+    ssize_t                 n;
+    int                     rc;
+
+    for (;;) {
+        if (!c->read->ready) {
+            return PT_AGAIN;
+        }
+        want = r->headers_in.chunked ? rb->chunked.length : rb->rest;
+        n = c->recv(c, buf, (size_t) pt_min(want, (off_t) sizeof(buf)));
+        if (n == PT_AGAIN) {
+            return PT_AGAIN;
+        }
+        if (n == 0 || n == PT_ERROR) {
+            return PT_ERROR;
+        }
+        r->request_length += n;
+        memset(&b, 0, sizeof(b));
+        b.pos = b.start = buf;
+        b.last = b.end = buf + n;
+        rc = discard_buf(r, &b);
+        if (rc != PT_OK) {
+            return rc;
+        }
+    }
+}
+
+/* The rest of a discarded body arrives, during or after the response. */
+static void
+discarded_body_handler(pt_http_request_t *r)
+{
+    pt_connection_t      *c = r->connection;
+    pt_http_connection_t *hc = c->data;
+    int                   rc;
+
+    if (c->read->timedout || (c->read->timer_set
+                              && pt_current_msec >= hc->lingering_deadline))
+    {
+        c->read->timedout = 0;
+        c->timedout = 1;
+        c->error = 1;
+        pt_http_finalize_request(r, PT_ERROR);
+        return;
+    }
+    rc = read_discarded(r);
+    if (rc == PT_AGAIN) {
+        if (c->read->timer_set) {
+            /* after the response: lingering_timeout between reads */
+            pt_timer_add(c->read, pt_http_core_loc_conf(r)->lingering_timeout);
+        }
+        return;
+    }
+    r->read_event_handler = pt_http_block_reading;
+    if (c->read->timer_set) {
+        pt_timer_del(c->read);
+    }
+    if (rc != PT_DONE) {
+        c->error = 1;
+        pt_http_finalize_request(r, PT_ERROR);
+        return;
+    }
+    pt_http_finalize_request(r, PT_DONE);   /* the reference it held */
+}
+
+int
+pt_http_discarding_body(pt_http_request_t *r)
+{
+    return r->discard_body && r->request_body != NULL
+           && r->request_body->rest != 0
+           && r->read_event_handler == discarded_body_handler;
+}
+
+/* Drop the body, never reading past its end: what came with the head at
+ * once, the rest as it arrives, during and after the response (as nginx:
+ * the request holds a reference meanwhile, and the connection is kept
+ * alive once the body is over; after the response each read must come
+ * within lingering_timeout, and all of it within lingering_time). Without
+ * keep-alive, the lingering close drops the rest instead. Once per
+ * request: r->discard_body records that it ran. Returns PT_OK, or
+ * PT_HTTP_BAD_REQUEST when the chunked framing is invalid. */
 int
 pt_http_discard_request_body(pt_http_request_t *r)
 {
-    pt_buf_t *b = r->header_in;
-    off_t     n;
+    pt_connection_t        *c = r->connection;
+    pt_http_connection_t   *hc = c->data;
+    pt_http_request_body_t *rb;
+    int                     rc;
 
     if (r->discard_body || r->request_body != NULL) {
         return PT_OK;
     }
     r->discard_body = 1;
-    if (r->headers_in.chunked) {
-        pt_http_chunked_t ch;
-        int               rc;
-
-        memset(&ch, 0, sizeof(ch));
-        for (;;) {
-            rc = pt_http_parse_chunked(&ch, b);
-            if (rc == PT_OK) {
-                n = pt_min(ch.size, b->last - b->pos);
-                b->pos += n;
-                ch.size -= n;
-                continue;
-            }
-            if (rc == PT_DONE) {
-                return PT_OK;
-            }
-            break;
-        }
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+        return PT_OK;
+    }
+    rb = pt_pcalloc(r->pool, sizeof(pt_http_request_body_t));
+    if (rb == NULL || send_continue(r) != PT_OK) {
         r->keepalive = 0;
         r->lingering_close = 1;
         return PT_OK;
     }
-    if (r->headers_in.content_length_n <= 0) {
+    rb->temp_fd = -1;
+    rb->rest = r->headers_in.chunked ? -1 : r->headers_in.content_length_n;
+    r->request_body = rb;
+
+    rc = discard_buf(r, r->header_in);
+    if (rc == PT_OK && r->keepalive) {
+        rc = read_discarded(r);
+    }
+    if (rc == PT_DONE) {
         return PT_OK;
     }
-    n = pt_min(r->headers_in.content_length_n, b->last - b->pos);
-    b->pos += n;
-    if (n == r->headers_in.content_length_n) {
-        return PT_OK;
+    if (rc == PT_OK || rc == PT_ERROR || rc == PT_HTTP_BAD_REQUEST) {
+        /* no keep-alive, or the body is broken: the lingering close
+         * drops the rest */
+        r->keepalive = 0;
+        r->lingering_close = 1;
+        return rc == PT_HTTP_BAD_REQUEST ? rc : PT_OK;
     }
-    r->keepalive = 0;
-    r->lingering_close = 1;
+    /* PT_AGAIN */
+    hc->lingering_deadline = pt_current_msec
+                             + pt_http_core_loc_conf(r)->lingering_time;
+    r->read_event_handler = discarded_body_handler;
+    r->count++;
     return PT_OK;
 }

@@ -34,6 +34,8 @@ int pt_http_write_filter(pt_http_request_t *r, pt_chain_t *in);
 int pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in);
 void pt_http_header_filter_init(void);
 int pt_http_body_store(pt_http_request_t *r, const u_char *p, size_t n);
+/* Is a discarded body still arriving (the request holds a reference)? */
+int pt_http_discarding_body(pt_http_request_t *r);
 
 void pt_http_wait_request_handler(pt_event_t *ev);
 void pt_http_close_connection(pt_connection_t *c);
@@ -57,6 +59,8 @@ int pt_http_list_has(const pt_str_t *v, const char *t);
 /* Error pages: error_page targets or the built-in page for `status`.
  * Returns what to finalize the request with next. */
 pt_int_t pt_http_special_response_handler(pt_http_request_t *r, pt_int_t rc);
+/* The built-in page alone (no error_page), sent at once. */
+int pt_http_send_builtin_page(pt_http_request_t *r, pt_uint_t status);
 
 /* Graceful stop of the worker, and its timeout. */
 void pt_http_shutdown(void);

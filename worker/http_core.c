@@ -9,6 +9,7 @@
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "common/syslog.h"
 #include "http.h"
 #include "http_core.h"
 #include "http_listen.h"
@@ -781,9 +782,6 @@ set_error_log(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     } else if (cf->nargs > 3) {
         return "has too many levels: only one is supported";
     }
-    if (name.len >= 7 && memcmp(name.data, "syslog:", 7) == 0) {
-        return "with syslog is not supported yet";
-    }
     log = pt_pcalloc(cf->pool, sizeof(pt_log_t));
     if (log == NULL) {
         return PT_CONF_ERROR;
@@ -795,6 +793,10 @@ set_error_log(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     }
     lcf->error_log = log;
 
+    if (pt_syslog_is_target(&name)) {
+        return pt_syslog_error_log(cf, log, &name) == PT_OK ? PT_CONF_OK
+                                                             : PT_CONF_ERROR;
+    }
     if (pt_str_eq_cstr(&name, "stderr")) {
         log->fd = 2;
         return PT_CONF_OK;

@@ -116,6 +116,10 @@ struct pt_http_loc_conf_s {
     void            *locations;        /* nested locations' index */
     void            *regex;            /* pt_http_regex_t *: a regex
                                           location's named captures */
+    pt_array_t      *nested;           /* void **: conf arrays of the
+                                          "if" blocks inside, merged from
+                                          this level (nginx's unnamed
+                                          locations) */
 
     unsigned         exact_match:1;
     unsigned         noregex:1;

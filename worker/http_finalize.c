@@ -212,6 +212,10 @@ finalize_connection(pt_http_request_t *r)
     pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
 
     if (r->count > 1) {
+        if (pt_http_discarding_body(r) && !c->read->timer_set) {
+            /* the response is done, the discarded body still arriving */
+            pt_timer_add(c->read, clcf->lingering_timeout);
+        }
         r->count--;
         return;
     }

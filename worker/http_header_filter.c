@@ -245,17 +245,23 @@ header_filter(pt_http_request_t *r)
 
     decide_keepalive(r);
 
-    /* framing: length known, chunked (HTTP/1.1), or close-delimited */
+    /* framing: length known, chunked (HTTP/1.1), or close-delimited;
+     * trailers need chunks, so they override a known length */
     r->chunked = 0;
-    if (!r->header_only && out->content_length_n == -1
-        && out->content_length == NULL && status >= 200 && status != 204
-        && status != 304)
+    if (!r->header_only && status >= 200 && status != 204 && status != 304
+        && (r->expect_trailers || (out->content_length_n == -1
+                                   && out->content_length == NULL)))
     {
         if (r->http_version >= PT_HTTP_VERSION_11
             && clcf->chunked_transfer_encoding)
         {
+            if (r->expect_trailers) {
+                pt_http_clear_content_length(r);
+            }
             r->chunked = 1;
-        } else {
+        } else if (out->content_length_n == -1
+                   && out->content_length == NULL)
+        {
             r->keepalive = 0;
         }
     }
@@ -422,7 +428,13 @@ pt_http_send_response(pt_http_request_t *r, pt_uint_t status,
     pt_chain_t  cl;
     int         rc;
 
-    if (pt_http_discard_request_body(r) != PT_OK) {
+    rc = pt_http_discard_request_body(r);
+    if (rc == PT_HTTP_BAD_REQUEST) {
+        /* an invalid chunked body: a 400 instead of this response (as
+         * nginx), closing the connection */
+        return pt_http_send_builtin_page(r, PT_HTTP_BAD_REQUEST);
+    }
+    if (rc != PT_OK) {
         return PT_HTTP_INTERNAL_SERVER_ERROR;
     }
     r->headers_out.status = status;

@@ -193,6 +193,7 @@ find_config_checker(pt_http_request_t *r, pt_http_phase_handler_t *ph)
                      "to send too large body: %lld bytes",
                      (long long) r->headers_in.content_length_n);
         r->expect_tested = 1;
+        r->keepalive = 0;   /* the lingering close drops the body */
         (void) pt_http_discard_request_body(r);
         pt_http_finalize_request(r, PT_HTTP_REQUEST_ENTITY_TOO_LARGE);
         return PT_OK;
@@ -266,6 +267,11 @@ post_access_checker(pt_http_request_t *r, pt_http_phase_handler_t *ph)
 
     if (code != 0) {
         r->access_code = 0;
+        if (code == PT_HTTP_FORBIDDEN) {
+            /* under satisfy any the refusing module kept quiet */
+            pt_log_error(PT_LOG_ERR, pt_http_request_log(r), 0,
+                         "access forbidden by rule");
+        }
         pt_http_finalize_request(r, code == PT_HTTP_FORBIDDEN
                                     ? PT_HTTP_FORBIDDEN : code);
         return PT_OK;
@@ -343,6 +349,9 @@ pt_http_internal_redirect(pt_http_request_t *r, pt_str_t *uri, pt_str_t *args)
     pt_http_core_main_conf_t *cmcf = pt_http_core_main_conf(r);
     pt_http_srv_conf_t       *scf = pt_http_core_srv_conf(r);
 
+    /* the caller finalizes with the PT_DONE returned: one more reference,
+     * so that the redirected request finishing first does not free r */
+    r->count++;
     r->uri_changes--;
     if (r->uri_changes == 0) {
         pt_log_error(PT_LOG_ERR, pt_http_request_log(r), 0, "rewrite or "
@@ -381,6 +390,7 @@ pt_http_named_location(pt_http_request_t *r, pt_str_t *name)
     pt_http_srv_conf_t       *scf = pt_http_core_srv_conf(r);
     pt_http_location_t       *loc = NULL;
 
+    r->count++;   /* as pt_http_internal_redirect */
     r->uri_changes--;
     if (r->uri_changes == 0) {
         pt_log_error(PT_LOG_ERR, pt_http_request_log(r), 0, "rewrite or "

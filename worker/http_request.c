@@ -148,6 +148,9 @@ create_request(pt_connection_t *c)
     r->header_in = c->buffer;
     r->start_sec = pt_time_sec;
     r->start_msec = pt_time_msec;
+    /* until the request line says otherwise: an error answered before
+     * it is parsed still gets a status line and headers (as nginx) */
+    r->http_version = PT_HTTP_VERSION_10;
     r->headers_in.content_length_n = -1;
     r->headers_out.content_length_n = -1;
     r->headers_out.last_modified_time = -1;
@@ -343,7 +346,13 @@ process_request_line(pt_event_t *ev)
             return;
         }
         if (r->header_in->last == r->header_in->end) {
-            rc = grow_head_buffer(r, r->parse.request_start);
+            /* the request line must fit one large buffer (as nginx) */
+            rc = r->parse.request_start != NULL
+                 && (size_t) (r->header_in->last - r->parse.request_start)
+                    >= pt_http_core_srv_conf(r)
+                       ->large_client_header_buffers_size
+                 ? PT_DECLINED
+                 : grow_head_buffer(r, r->parse.request_start);
             if (rc == PT_DECLINED) {
                 pt_log_error(PT_LOG_INFO, c->log, 0, "client sent too long "
                              "URI");
@@ -560,6 +569,9 @@ header_host(pt_http_request_t *r, pt_table_elt_t *h, size_t offset)
         pt_http_finalize_request(r, PT_HTTP_BAD_REQUEST);
         return PT_ERROR;
     }
+    if (r->headers_in.server.len > 0) {
+        return PT_OK;    /* the absolute-form request line's host wins */
+    }
     r->headers_in.server.data = host;
     r->headers_in.server.len = (size_t) n;
     return PT_OK;
@@ -690,18 +702,41 @@ bad:
     return PT_ERROR;
 }
 
+/* Room for $1..$9 of a regex server_name. */
+#define SERVER_NAME_CAPTURES 10
+
 /* Pick the virtual server for the Host (or the default one) and set the
- * server's confs on the request. */
+ * server's confs on the request; a regex name's captures become $1... */
 int
 pt_http_select_server(pt_http_request_t *r)
 {
-    pt_http_connection_t *hc = r->connection->data;
-    pt_http_srv_conf_t   *scf = NULL;
-    pt_str_t             *host = &r->headers_in.server;
+    pt_http_connection_t     *hc = r->connection->data;
+    pt_http_core_main_conf_t *cmcf;
+    pt_http_srv_conf_t       *scf = NULL;
+    pt_str_t                 *host = &r->headers_in.server;
+    pt_regex_t               *re = NULL;
+    pt_uint_t                 pairs;
+    int                       caps[SERVER_NAME_CAPTURES * 2];
 
     if (hc->addr->names != NULL) {
         scf = pt_http_server_names_find(hc->addr->names, host->data,
-                                        host->len, NULL, 0, NULL);
+                                        host->len, caps,
+                                        SERVER_NAME_CAPTURES, &re);
+    }
+    if (scf != NULL && re != NULL) {
+        /* r->captures serves every later regex too: size it for them */
+        cmcf = r->main_conf[pt_http_core_module.index];
+        pairs = pt_max(cmcf->ncaptures + 1, SERVER_NAME_CAPTURES);
+        if (r->captures == NULL) {
+            r->captures = pt_palloc(r->pool, pairs * 3 * sizeof(int));
+            if (r->captures == NULL) {
+                pt_http_finalize_request(r, PT_HTTP_INTERNAL_SERVER_ERROR);
+                return PT_ERROR;
+            }
+        }
+        memcpy(r->captures, caps, sizeof(caps));
+        r->ncaptures = pt_min(re->captures + 1, SERVER_NAME_CAPTURES) * 2;
+        r->captures_data = host->data;
     }
     if (scf == NULL) {
         scf = hc->addr->default_server;

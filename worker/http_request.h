@@ -235,6 +235,8 @@ struct pt_http_request_s {
     unsigned                 header_only:1;   /* HEAD, 204, 304 */
     unsigned                 header_sent:1;
     unsigned                 chunked:1;        /* response is chunked */
+    unsigned                 expect_trailers:1; /* chunked even with a length:
+                                                 trailers follow the body */
     unsigned                 expect_tested:1;
     unsigned                 root_tested:1;
     unsigned                 done:1;
@@ -272,7 +274,8 @@ void pt_http_finalize_request(pt_http_request_t *r, pt_int_t rc);
 void pt_http_core_run_phases(pt_http_request_t *r);
 
 /* Restart processing at find-config with a new URI (and args, NULL to
- * keep none). Returns PT_DONE; the request goes on asynchronously. */
+ * keep none). Returns PT_DONE; the request goes on asynchronously. It
+ * takes a reference (r->count): the caller must finalize with PT_DONE. */
 int pt_http_internal_redirect(pt_http_request_t *r, pt_str_t *uri,
                               pt_str_t *args);
 /* Same to a named location ("@name"). */

@@ -16,13 +16,18 @@
 
 #define PORTICO_VERSION "0.1.0"
 
-/* Titles of the built-in pages where the status line would mislead. */
+/* Titles of the built-in pages where the status line would mislead, or
+ * where nginx words them otherwise. */
 static const char *
 page_title(pt_uint_t status)
 {
     const pt_str_t *line;
 
     switch (status) {
+    case PT_HTTP_MOVED_TEMPORARILY:
+        return "302 Found";
+    case PT_HTTP_UNAUTHORIZED:
+        return "401 Authorization Required";
     case PT_HTTP_REQUEST_HEADER_TOO_LARGE:
         return "400 Request Header Or Cookie Too Large";
     case PT_HTTPS_CERT_ERROR:
@@ -49,8 +54,8 @@ wire_status(pt_uint_t status)
     return status;
 }
 
-static int
-send_builtin_page(pt_http_request_t *r, pt_uint_t status)
+int
+pt_http_send_builtin_page(pt_http_request_t *r, pt_uint_t status)
 {
     pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
     const char         *title = page_title(status);
@@ -76,12 +81,17 @@ send_builtin_page(pt_http_request_t *r, pt_uint_t status)
         return PT_ERROR;
     }
     /* the status line's reason is "NNN Text": the title without a copy */
+    /* the 400 variants (494...) say "400 Bad Request" as the heading and
+     * their own text below it, as nginx */
     n = snprintf((char *) body.data, 512,
-                 "<html>\r\n<head><title>%.*s</title></head>\r\n<body>\r\n"
-                 "<center><h1>%.*s</h1></center>\r\n"
+                 "<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n"
+                 "<center><h1>%s</h1></center>\r\n%s%s%s"
                  "<hr><center>%s</center>\r\n</body>\r\n</html>\r\n",
-                 (int) strcspn(title, "\0"), title,
-                 (int) strcspn(title, "\0"), title,
+                 title, wire_status(status) != status
+                        ? "400 Bad Request" : title,
+                 wire_status(status) != status ? "<center>" : "",
+                 wire_status(status) != status ? title + 4 : "",
+                 wire_status(status) != status ? "</center>\r\n" : "",
                  clcf->server_tokens != PT_HTTP_SERVER_TOKENS_OFF
                  ? "portico/" PORTICO_VERSION : "portico");
     if (n < 0 || n >= 512) {
@@ -140,7 +150,7 @@ send_error_page(pt_http_request_t *r, pt_http_err_page_t *page)
         return PT_ERROR;
     }
     r->headers_out.location = h;
-    return send_builtin_page(r, r->err_status);
+    return pt_http_send_builtin_page(r, r->err_status);
 }
 
 pt_int_t
@@ -177,6 +187,7 @@ pt_http_special_response_handler(pt_http_request_t *r, pt_int_t rc)
     {
         r->lingering_close = 1;
     }
+    r->expect_tested = 1;   /* no 100 Continue before an error */
     if (r->http_state != PT_HTTP_PROCESS_REQUEST_STATE) {
         /* the head was never read whole: no body to discard */
         r->keepalive = 0;
@@ -196,7 +207,7 @@ pt_http_special_response_handler(pt_http_request_t *r, pt_int_t rc)
             }
         }
     }
-    return send_builtin_page(r, status);
+    return pt_http_send_builtin_page(r, status);
 }
 
 u_char *
@@ -224,8 +235,9 @@ pt_http_map_uri_to_path(pt_http_request_t *r, pt_str_t *path,
             }
             root = full;
         }
-        if (clcf->alias && clcf->regex_location) {
-            /* an alias with captures names the whole file */
+        if (clcf->alias && clcf->regex_location && !r->add_uri_to_alias) {
+            /* an alias with captures names the whole file (try_files
+             * asks for its file's URI to be added) */
             uri.len = 0;
         }
     }
@@ -233,7 +245,9 @@ pt_http_map_uri_to_path(pt_http_request_t *r, pt_str_t *path,
         alias = clcf->name.len;
         if (clcf->regex_location || alias > uri.len) {
             alias = 0;
-            if (clcf->regex_location && clcf->root_values == NULL) {
+            if (clcf->regex_location && clcf->root_values == NULL
+                && !r->add_uri_to_alias)
+            {
                 uri.len = 0;
             }
         }

@@ -529,10 +529,9 @@ pt_http_regex_exec(pt_http_request_t *r, pt_http_regex_t *re, pt_str_t *s)
 
     pt_http_regex_set_vars(r, re, s, rc);
 
-    if (pairs) {
-        r->ncaptures = (pt_uint_t) rc * 2;
-        r->captures_data = s->data;
-    }
+    /* as nginx: a match without groups hides the $1.. of the last one */
+    r->ncaptures = (pt_uint_t) rc * 2;
+    r->captures_data = s->data;
     return PT_OK;
 }
 

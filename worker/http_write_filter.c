@@ -1,13 +1,18 @@
 /*
  * The end of the body chain: the chunked encoder, then the writer that
  * gathers memory buffers into one writev and sends file ranges with
- * sendfile, holding small output back (postpone_output) until a flush or
- * the last buffer, so that a head and a small body leave in one syscall.
+ * sendfile (or, with sendfile off, reads them into that writev), holding
+ * small output back (postpone_output) until a flush or the last buffer,
+ * so that a head and a small body leave in one syscall.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/file.h"
@@ -46,7 +51,51 @@ memory_buf(pt_pool_t *pool, const char *s, size_t n)
     return b;
 }
 
-/* Wrap each call's data in one chunk; the last buffer adds "0\r\n\r\n". */
+/* The last chunk with the response's trailers ("0", each "Key: Value",
+ * the empty line), after the CRLF closing a data chunk when `crlf`. */
+static pt_buf_t *
+last_chunk_with_trailers(pt_http_request_t *r, int crlf)
+{
+    pt_table_elt_t *t = r->headers_out.trailers.elts;
+    pt_uint_t       i;
+    size_t          len = sizeof("\r\n0\r\n\r\n") - 1;
+    u_char         *p, *start;
+
+    for (i = 0; i < r->headers_out.trailers.nelts; i++) {
+        if (t[i].hash != 0) {
+            len += t[i].key.len + 2 + t[i].value.len + 2;
+        }
+    }
+    start = p = pt_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NULL;
+    }
+    if (crlf) {
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    memcpy(p, "0\r\n", 3);
+    p += 3;
+    for (i = 0; i < r->headers_out.trailers.nelts; i++) {
+        if (t[i].hash == 0) {
+            continue;
+        }
+        memcpy(p, t[i].key.data, t[i].key.len);
+        p += t[i].key.len;
+        *p++ = ':';
+        *p++ = ' ';
+        memcpy(p, t[i].value.data, t[i].value.len);
+        p += t[i].value.len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    return memory_buf(r->pool, (char *) start, (size_t) (p - start));
+}
+
+/* Wrap each call's data in one chunk; the last buffer adds "0\r\n\r\n"
+ * (with r->headers_out.trailers before the final CRLF). */
 int
 pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in)
 {
@@ -99,9 +148,13 @@ pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in)
 
         if (last != NULL) {
             last->last_buf = 0;
-            b = size > 0 ? memory_buf(r->pool, end, sizeof(end) - 1)
-                         : memory_buf(r->pool, end_nodata,
-                                      sizeof(end_nodata) - 1);
+            if (r->headers_out.trailers.nelts > 0) {
+                b = last_chunk_with_trailers(r, size > 0);
+            } else {
+                b = size > 0 ? memory_buf(r->pool, end, sizeof(end) - 1)
+                             : memory_buf(r->pool, end_nodata,
+                                          sizeof(end_nodata) - 1);
+            }
             if (b != NULL) {
                 b->last_buf = 1;
             }
@@ -115,19 +168,180 @@ pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in)
     return pt_http_write_filter(r, out);
 }
 
-/* Send as much of r->out as the socket takes. */
+/* TCP_CORK on (1) or off (0): tcp_nopush with sendfile holds the head
+ * back until the file's first bytes fill the packet (as nginx). Failing is
+ * harmless (a non-TCP socket): the data just leaves in more packets. */
+static void
+set_cork(pt_connection_t *c, int on)
+{
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == -1
+        && errno != EOPNOTSUPP && errno != ENOPROTOOPT)
+    {
+        pt_log_error(PT_LOG_CRIT, c->log, errno, "setsockopt(TCP_CORK) "
+                     "failed");
+    }
+}
+
+/* Is another file range queued after the head of r->out (the parts of a
+ * multipart response)? Then the cork stays on until the last one. */
 static int
-send_chain(pt_http_request_t *r)
+file_follows(pt_http_request_t *r)
+{
+    pt_chain_t *cl;
+
+    for (cl = r->out->next; cl != NULL; cl = cl->next) {
+        if (cl->buf->in_file && !pt_buf_in_memory(cl->buf)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* sendfile on: up to sendfile_max_chunk of the file range at b. */
+static int
+send_file(pt_http_request_t *r, pt_buf_t *b)
+{
+    pt_connection_t    *c = r->connection;
+    pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
+    off_t               off = b->file_pos;
+    size_t              left = (size_t) (b->file_last - b->file_pos);
+    ssize_t             n;
+
+    if (left > clcf->sendfile_max_chunk && clcf->sendfile_max_chunk) {
+        left = clcf->sendfile_max_chunk;
+    }
+    n = c->sendfile(c, b->file->fd, &off, left);
+    if (n == PT_AGAIN || n == PT_ERROR) {
+        return (int) n;
+    }
+    if (n == 0) {
+        pt_log_error(PT_LOG_ALERT, c->log, 0, "sendfile() reported that "
+                     "\"%s\" was truncated", b->file->name.data);
+        return PT_ERROR;
+    }
+    b->file_pos += n;
+    if (b->file_pos == b->file_last && clcf->tcp_nopush
+        && !file_follows(r))
+    {
+        set_cork(c, 0);
+    }
+    return PT_OK;
+}
+
+/*
+ * sendfile off: the file's bytes are read into this buffer and written
+ * with the memory buffers before them. One buffer per worker is enough: a
+ * worker writes one chain at a time, and what the socket does not take is
+ * read again next time, so memory stays bounded whatever the file size.
+ */
+#define FILE_READ_SIZE 32768
+static u_char file_read_buf[FILE_READ_SIZE];
+
+/* Read the next bytes of the file range at b: their count, or PT_ERROR. */
+static ssize_t
+read_file(pt_http_request_t *r, pt_buf_t *b)
+{
+    size_t  size = (size_t) pt_min(b->file_last - b->file_pos,
+                                   (off_t) FILE_READ_SIZE);
+    ssize_t n;
+
+    do {
+        n = pread(b->file->fd, file_read_buf, size, b->file_pos);
+    } while (n == -1 && errno == EINTR);
+    if (n == -1) {
+        pt_log_error(PT_LOG_CRIT, r->connection->log, errno, "pread() "
+                     "\"%s\" failed", b->file->name.data);
+        return PT_ERROR;
+    }
+    if (n == 0) {
+        pt_log_error(PT_LOG_ALERT, r->connection->log, 0, "file \"%s\" was "
+                     "truncated", b->file->name.data);
+        return PT_ERROR;
+    }
+    return n;
+}
+
+/* One writev of the memory buffers at the head of r->out, followed, with
+ * sendfile off, by a read of the file range after them. */
+static int
+write_gathered(pt_http_request_t *r)
 {
     pt_connection_t    *c = r->connection;
     pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
     struct iovec        iov[MAX_IOVS];
     pt_chain_t         *cl;
-    pt_buf_t           *b;
+    pt_buf_t           *b, *file = NULL;
     ssize_t             n;
     size_t              left;
-    int                 niov;
-    off_t               off;
+    int                 niov = 0;
+
+    for (cl = r->out; cl != NULL && niov < MAX_IOVS; cl = cl->next) {
+        b = cl->buf;
+        if (!pt_buf_in_memory(b)) {
+            if (b->in_file) {
+                file = b;
+                break;
+            }
+            continue;
+        }
+        if (b->last == b->pos) {
+            continue;
+        }
+        iov[niov].iov_base = b->pos;
+        iov[niov].iov_len = (size_t) (b->last - b->pos);
+        niov++;
+    }
+    if (file != NULL && clcf->sendfile) {
+        if (clcf->tcp_nopush && niov > 0) {
+            set_cork(c, 1);   /* off once the last file range is sent */
+        }
+        file = NULL;
+    } else if (file != NULL && niov < MAX_IOVS) {
+        n = read_file(r, file);
+        if (n == PT_ERROR) {
+            return PT_ERROR;
+        }
+        iov[niov].iov_base = file_read_buf;
+        iov[niov].iov_len = (size_t) n;
+        niov++;
+    } else {
+        file = NULL;
+    }
+
+    n = c->writev(c, iov, niov);
+    if (n == PT_AGAIN || n == PT_ERROR) {
+        return (int) n;
+    }
+    for (cl = r->out; cl != NULL && n > 0; cl = cl->next) {
+        b = cl->buf;
+        if (!pt_buf_in_memory(b)) {
+            if (b->in_file) {
+                break;
+            }
+            continue;
+        }
+        left = (size_t) (b->last - b->pos);
+        if ((size_t) n >= left) {
+            b->pos = b->last;
+            n -= (ssize_t) left;
+        } else {
+            b->pos += n;
+            n = 0;
+        }
+    }
+    if (file != NULL) {
+        file->file_pos += n;   /* the bytes read but not taken: reread */
+    }
+    return PT_OK;
+}
+
+/* Send as much of r->out as the socket takes. */
+static int
+send_chain(pt_http_request_t *r)
+{
+    pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
+    pt_buf_t           *b;
+    int                 rc;
 
     while (r->out != NULL) {
         /* drop empty and flag-only buffers at the head */
@@ -138,67 +352,13 @@ send_chain(pt_http_request_t *r)
             break;
         }
         b = r->out->buf;
-        if (!pt_buf_in_memory(b) && b->in_file) {
-            off = b->file_pos;
-            left = (size_t) (b->file_last - b->file_pos);
-            if (left > clcf->sendfile_max_chunk && clcf->sendfile_max_chunk) {
-                left = clcf->sendfile_max_chunk;
-            }
-            n = c->sendfile(c, b->file->fd, &off, left);
-            if (n == PT_AGAIN) {
-                return PT_AGAIN;
-            }
-            if (n == PT_ERROR) {
-                return PT_ERROR;
-            }
-            if (n == 0) {
-                pt_log_error(PT_LOG_ALERT, c->log, 0, "sendfile() reported "
-                             "that the file was truncated");
-                return PT_ERROR;
-            }
-            b->file_pos += n;
-            continue;
+        if (!pt_buf_in_memory(b) && b->in_file && clcf->sendfile) {
+            rc = send_file(r, b);
+        } else {
+            rc = write_gathered(r);
         }
-
-        niov = 0;
-        for (cl = r->out; cl != NULL && niov < MAX_IOVS; cl = cl->next) {
-            b = cl->buf;
-            if (!pt_buf_in_memory(b)) {
-                if (b->in_file) {
-                    break;
-                }
-                continue;
-            }
-            if (b->last == b->pos) {
-                continue;
-            }
-            iov[niov].iov_base = b->pos;
-            iov[niov].iov_len = (size_t) (b->last - b->pos);
-            niov++;
-        }
-        n = c->writev(c, iov, niov);
-        if (n == PT_AGAIN) {
-            return PT_AGAIN;
-        }
-        if (n == PT_ERROR) {
-            return PT_ERROR;
-        }
-        for (cl = r->out; cl != NULL && n > 0; cl = cl->next) {
-            b = cl->buf;
-            if (!pt_buf_in_memory(b)) {
-                if (b->in_file) {
-                    break;
-                }
-                continue;
-            }
-            left = (size_t) (b->last - b->pos);
-            if ((size_t) n >= left) {
-                b->pos = b->last;
-                n -= (ssize_t) left;
-            } else {
-                b->pos += n;
-                n = 0;
-            }
+        if (rc != PT_OK) {
+            return rc;
         }
     }
     return PT_OK;

@@ -203,9 +203,10 @@ class Load(threading.Thread):
     at stop(), after max_seconds, or after max_requests."""
 
     def __init__(self, port, keepalive=False, max_seconds=30,
-                 max_requests=100000, burst=0):
+                 max_requests=100000, burst=0, pause=0.0):
         super().__init__(daemon=True)
         self.port = port
+        self.pause = pause           # idle seconds between two requests
         self.burst = burst
         self.keepalive = keepalive
         self.max_seconds = max_seconds
@@ -287,6 +288,8 @@ class Load(threading.Thread):
                 if conn is not None:
                     conn.close()
                     conn = None
+            if self.pause:
+                self._stop_ev.wait(self.pause)
         if conn is not None:
             conn.close()
 
@@ -321,7 +324,8 @@ class Load(threading.Thread):
     def kind(self):
         if self.burst:
             return f"bursts of {self.burst}"
-        return "keep-alive" if self.keepalive else "new connections"
+        kind = "keep-alive" if self.keepalive else "new connections"
+        return kind + (f", {self.pause} s idle" if self.pause else "")
 
     def summary(self):
         recs = self.snapshot()
@@ -591,3 +595,248 @@ class PorticoTestCase(unittest.TestCase):
     def assert_no_failures(self, load):
         bad = load.failures()
         self.assertEqual(bad, [], f"failed requests: {load.summary()}")
+
+
+# ---------------------------------------------------------------- raw HTTP
+# For the HTTP core tests: a config with a literal http block, started on
+# several free ports, and a raw-socket client that parses every response
+# byte by byte (status line, headers, Content-Length or chunked body) and
+# tells whether the server closed the connection.
+
+def http_conf(ports, http_block, workers=1, error_level="info",
+              main_extra="", daemon=False, worker_connections=64):
+    """A whole config around `http_block`, whose @PORT@, @PORT2@ ...
+    @PORTn@ are replaced by the free ports given."""
+    block = http_block
+    for i in reversed(range(len(ports))):
+        block = block.replace("@PORT%s@" % (i + 1 if i else ""),
+                              str(ports[i]))
+    return "\n".join([
+        f"daemon {'on' if daemon else 'off'};",
+        f"worker_processes {workers};",
+        f"error_log logs/error.log {error_level};",
+        "pid logs/portico.pid;",
+        main_extra,
+        "events {",
+        f"    worker_connections {worker_connections};",
+        "}",
+        "http {",
+        block,
+        "}",
+        "",
+    ])
+
+
+class Response:
+    """One parsed response: status (int), status_line (str), headers (a
+    list of (name, value) in order), body (bytes), head (raw bytes)."""
+
+    def __init__(self, status_line, headers, body, head):
+        self.status_line = status_line
+        self.status = int(status_line.split(" ")[1])
+        self.headers = headers
+        self.body = body
+        self.head = head
+
+    def header(self, name):
+        """The value of the only header `name` (None when absent)."""
+        v = self.all(name)
+        if len(v) > 1:
+            raise AssertionError(f"{len(v)} {name} headers in {self.head!r}")
+        return v[0] if v else None
+
+    def all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def names(self):
+        return [k for k, _ in self.headers]
+
+    def text(self):
+        return self.body.decode("latin-1")
+
+    def __repr__(self):
+        return f"<Response {self.status_line!r} {self.body[:80]!r}>"
+
+
+class Incomplete(Exception):
+    """More bytes are needed to parse a whole response."""
+
+
+def parse_response(data, head=False):
+    """Parse one response from the start of `data`: (Response, the bytes
+    after it). `head`: the answer to a HEAD request (no body). Raises
+    Incomplete when data holds only a part of it."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        raise Incomplete()
+    raw = data[:end + 2]
+    lines = raw.decode("latin-1").split("\r\n")[:-1]
+    if not re.fullmatch(r"HTTP/1\.1 \d{3} .*", lines[0]):
+        raise AssertionError(f"bad status line in {data[:200]!r}")
+    headers = []
+    for line in lines[1:]:
+        if not re.fullmatch(r"[A-Za-z0-9-]+: [^\r\n]*", line):
+            raise AssertionError(f"bad header line {line!r}")
+        k, _, v = line.partition(": ")
+        headers.append((k, v))
+    rest = data[end + 4:]
+    status = int(lines[0].split(" ")[1])
+    tmp = Response(lines[0], headers, b"", raw)
+    if head or status < 200 or status in (204, 304):
+        return Response(lines[0], headers, b"", raw), rest
+    if tmp.header("Transfer-Encoding") == "chunked":
+        body = b""
+        while True:
+            crlf = rest.find(b"\r\n")
+            if crlf < 0:
+                raise Incomplete()
+            size = int(rest[:crlf], 16)
+            if len(rest) < crlf + 2 + size + 2:
+                raise Incomplete()
+            if rest[crlf + 2 + size:crlf + 4 + size] != b"\r\n":
+                raise AssertionError(f"bad chunk in {rest[:100]!r}")
+            body += rest[crlf + 2:crlf + 2 + size]
+            rest = rest[crlf + 4 + size:]
+            if size == 0:
+                return Response(lines[0], headers, body, raw), rest
+    cl = tmp.header("Content-Length")
+    if cl is None:
+        raise AssertionError(f"no framing in {raw!r}")
+    n = int(cl)
+    if len(rest) < n:
+        raise Incomplete()
+    return Response(lines[0], headers, rest[:n], raw), rest[n:]
+
+
+class RawClient:
+    """A raw connection to 127.0.0.1:port that keeps every byte it reads;
+    every read is bounded by `timeout`."""
+
+    def __init__(self, port, timeout=5, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
+        self.timeout = timeout
+        self.buf = b""
+        self.eof = False
+        self.reset = False
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _recv(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            self.reset = True
+            chunk = b""
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+
+    def response(self, head=False, timeout=None):
+        """The next response (1xx ones too); AssertionError when the
+        connection ends or `timeout` passes before it is whole."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            try:
+                r, self.buf = parse_response(self.buf, head)
+                return r
+            except Incomplete:
+                pass
+            if self.eof:
+                raise AssertionError(f"connection closed (reset: "
+                                     f"{self.reset}) after {self.buf!r}")
+            try:
+                self._recv(deadline)
+            except socket.timeout:
+                raise AssertionError(f"no whole response within the "
+                                     f"timeout, have {self.buf!r}")
+
+    def responses(self, heads=(), timeout=None):
+        """Every response until the server closes: a list. `heads`: the
+        indexes of the responses to HEAD requests."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        out = []
+        while True:
+            try:
+                r, self.buf = parse_response(self.buf, len(out) in heads)
+                out.append(r)
+                continue
+            except Incomplete:
+                pass
+            if self.eof:
+                if self.buf:
+                    raise AssertionError(f"trailing bytes {self.buf!r} "
+                                         f"after {out}")
+                return out
+            try:
+                self._recv(deadline)
+            except socket.timeout:
+                raise AssertionError(f"the server did not close within the "
+                                     f"timeout; responses {out}, then "
+                                     f"{self.buf!r}")
+
+    def wait_eof(self, timeout=None):
+        """True when the server closes (without sending anything more)
+        within the timeout, False when it stays open."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while not self.eof:
+            try:
+                self._recv(deadline)
+            except socket.timeout:
+                return False
+        return True
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def exchange(port, data, heads=(), timeout=5):
+    """Send `data` on a new connection, read until the server closes:
+    (responses, reset)."""
+    with RawClient(port, timeout=timeout) as c:
+        c.send(data)
+        out = c.responses(heads)
+        return out, c.reset
+
+
+def serve(testcase, http_block, nports=1, workers=1, **kw):
+    """Start portico with a literal http block (see http_conf) on `nports`
+    free ports: the instance, whose .ports lists them (.port is the
+    first). Ready once every port answers a request."""
+    inst = testcase.portico(workers=workers, daemon=kw.get("daemon", False))
+    inst.ports = [inst.port] + [free_port() for _ in range(nports - 1)]
+    inst.write_conf(text=http_conf(inst.ports, http_block, workers=workers,
+                                   **kw))
+    inst.start(wait=False)
+    inst.wait_workers(workers)
+
+    def answers(port):
+        with RawClient(port, timeout=2) as c:
+            c.send(b"GET / HTTP/1.0\r\n\r\n")
+            return c.response(head=True) is not None
+    for port in inst.ports:
+        wait_for(lambda: answers(port), f"port {port} to answer",
+                 diag=inst.diag)
+    return inst
+
+
+def reconf(inst, http_block, **kw):
+    """Rewrite the config of an instance started by serve() with another
+    http block on the same ports (then HUP it to reload)."""
+    kw.setdefault("daemon", inst.conf.get("daemon", False))
+    kw.setdefault("workers", inst.conf.get("workers", 1))
+    inst.write_conf(text=http_conf(inst.ports, http_block, **kw))
