@@ -80,9 +80,9 @@ pt_http_send_builtin_page(pt_http_request_t *r, pt_uint_t status)
     if (body.data == NULL) {
         return PT_ERROR;
     }
-    /* the status line's reason is "NNN Text": the title without a copy */
-    /* the 400 variants (494...) say "400 Bad Request" as the heading and
-     * their own text below it, as nginx */
+    /* the title is the status line's "NNN Text"; the 400 variants (494...)
+     * say "400 Bad Request" as the heading and their own text below it, as
+     * nginx */
     n = snprintf((char *) body.data, 512,
                  "<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n"
                  "<center><h1>%s</h1></center>\r\n%s%s%s"

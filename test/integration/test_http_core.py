@@ -297,6 +297,13 @@ class Bodies(PorticoTestCase):
         self.assertEqual([r.status for r in rs], [200])
         self.assertIn("intended to send too large body: 101 bytes",
                       inst.log())
+        # a chunked body has no length to refuse up front; when nobody
+        # reads it, it is discarded whatever its size (as nginx)
+        rs, _ = exchange(inst.port, req(
+            b"/", method=b"POST", headers=H + b"Transfer-Encoding: chunked\r\n",
+            body=chunked(b"y" * 200)) + req(b"/n", headers=H + CLOSE))
+        self.assertEqual([(r.status, r.header("Connection")) for r in rs],
+                         [(200, "keep-alive"), (200, "close")])
 
 
 TIMEOUTS = """
