@@ -367,6 +367,45 @@ add_temp_path(pt_conf_t *cf, pt_str_t *path)
     return PT_CONF_OK;
 }
 
+typedef struct {
+    pt_str_t  ext;
+    pt_str_t  type;
+} type_entry_t;
+
+/* nginx's types when no "types" block is given anywhere: html, gif, jpg
+ * (one array per http block, shared by its locations). */
+static pt_array_t *
+default_types(pt_conf_t *cf)
+{
+    static const char *pairs[][2] = {
+        { "html", "text/html" }, { "gif", "image/gif" },
+        { "jpg", "image/jpeg" },
+    };
+    pt_http_core_main_conf_t *cmcf;
+    type_entry_t             *t;
+    size_t                    i;
+
+    cmcf = pt_http_conf_get_module_main_conf(cf, pt_http_core_module);
+    if (cmcf->default_types != NULL) {
+        return cmcf->default_types;
+    }
+    cmcf->default_types = pt_array_create(cf->pool, 3, sizeof(type_entry_t));
+    if (cmcf->default_types == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < pt_nelems(pairs); i++) {
+        t = pt_array_push(cmcf->default_types);
+        if (t == NULL) {
+            return NULL;
+        }
+        t->ext.data = (u_char *) pairs[i][0];
+        t->ext.len = strlen(pairs[i][0]);
+        t->type.data = (u_char *) pairs[i][1];
+        t->type.len = strlen(pairs[i][1]);
+    }
+    return cmcf->default_types;
+}
+
 /* Paths and types: inherited as a whole, as nginx. */
 static char *
 merge_paths(pt_conf_t *cf, pt_http_loc_conf_t *p, pt_http_loc_conf_t *c)
@@ -392,6 +431,12 @@ merge_paths(pt_conf_t *cf, pt_http_loc_conf_t *p, pt_http_loc_conf_t *c)
         c->root_values = NULL;
     }
     pt_conf_merge_ptr(c->types, p->types, NULL);
+    if (c->types == NULL) {
+        c->types = default_types(cf);
+        if (c->types == NULL) {
+            return PT_CONF_ERROR;
+        }
+    }
     pt_conf_merge_str(c->default_type, p->default_type, "text/plain");
     pt_conf_merge_str(c->client_body_temp_path, p->client_body_temp_path,
                       "client_body_temp");
@@ -454,6 +499,35 @@ merge_loc_conf(pt_conf_t *cf, void *prev, void *conf)
     return PT_CONF_OK;
 }
 
+/* A regex server_name is also compiled through the variables module now,
+ * while variables can still be defined: its named captures become
+ * variables, set when it selects the server (http_request.c). */
+static int
+add_name_regex(pt_conf_t *cf, pt_http_srv_conf_t *scf, pt_str_t *name)
+{
+    pt_http_regex_t **re;
+    pt_str_t          pattern;
+
+    if (scf->name_regexes == NULL) {
+        scf->name_regexes = pt_array_create(cf->pool, 2, sizeof(void *));
+        if (scf->name_regexes == NULL) {
+            return PT_ERROR;
+        }
+    }
+    re = pt_array_push(scf->name_regexes);
+    if (re == NULL) {
+        return PT_ERROR;
+    }
+    *re = pt_pcalloc(cf->pool, sizeof(pt_http_regex_t));
+    if (*re == NULL) {
+        return PT_ERROR;
+    }
+    pattern.data = name->data + 1;
+    pattern.len = name->len - 1;
+    /* server names match without regard to case, as in nginx */
+    return pt_http_regex_compile(cf, *re, &pattern, 1);
+}
+
 static char *
 set_server_name(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {
@@ -473,6 +547,11 @@ set_server_name(pt_conf_t *cf, pt_command_t *cmd, void *conf)
             return PT_CONF_ERROR;
         }
         *name = cf->args[i];
+        if (name->len > 1 && name->data[0] == '~'
+            && add_name_regex(cf, scf, name) != PT_OK)
+        {
+            return PT_CONF_ERROR;
+        }
     }
     return PT_CONF_OK;
 }
@@ -525,11 +604,6 @@ set_root(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     }
     return PT_CONF_OK;
 }
-
-typedef struct {
-    pt_str_t  ext;
-    pt_str_t  type;
-} type_entry_t;
 
 /* types { TYPE EXT...; ... }: the block's lines are data, not directives. */
 static char *

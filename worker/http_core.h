@@ -72,6 +72,7 @@ typedef struct {
     pt_array_t                all_variables;  /* pt_http_variable_t *, defined */
     pt_array_t                prefix_variables;
     pt_uint_t                 ncaptures;  /* most captures of any regex */
+    pt_array_t               *default_types;  /* without any "types" */
 } pt_http_core_main_conf_t;
 
 struct pt_http_srv_conf_s {
@@ -92,6 +93,9 @@ struct pt_http_srv_conf_s {
 
     unsigned         listen:1;         /* has a listen directive */
     unsigned         captures:1;       /* a regex server_name with captures */
+    pt_array_t      *name_regexes;     /* pt_http_regex_t *: regex
+                                          server_names, for their named
+                                          captures */
 };
 
 /* error_page CODE... [=[RESPONSE]] URI */

@@ -36,7 +36,8 @@ static const status_t statuses[] = {
     S(100, "Continue"), S(101, "Switching Protocols"),
     S(200, "OK"), S(201, "Created"), S(202, "Accepted"),
     S(204, "No Content"), S(206, "Partial Content"),
-    S(300, "Multiple Choices"), S(301, "Moved Permanently"),
+    /* 300 has no reason phrase in nginx: "300 " */
+    S(301, "Moved Permanently"),
     S(302, "Moved Temporarily"), S(303, "See Other"),
     S(304, "Not Modified"), S(307, "Temporary Redirect"),
     S(308, "Permanent Redirect"),

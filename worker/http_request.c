@@ -707,6 +707,26 @@ bad:
 
 /* Pick the virtual server for the Host (or the default one) and set the
  * server's confs on the request; a regex name's captures become $1... */
+/* The named captures of the regex server_name that matched. */
+static void
+set_name_captures(pt_http_request_t *r, pt_http_srv_conf_t *scf,
+                  pt_regex_t *re, pt_str_t *host)
+{
+    pt_http_regex_t **hre;
+    pt_uint_t         i;
+
+    if (scf->name_regexes == NULL) {
+        return;
+    }
+    hre = scf->name_regexes->elts;
+    for (i = 0; i < scf->name_regexes->nelts; i++) {
+        if (hre[i]->nvariables > 0 && pt_str_eq(&hre[i]->name, &re->pattern)) {
+            pt_http_regex_set_vars(r, hre[i], host, (int) (r->ncaptures / 2));
+            return;
+        }
+    }
+}
+
 int
 pt_http_select_server(pt_http_request_t *r)
 {
@@ -737,6 +757,7 @@ pt_http_select_server(pt_http_request_t *r)
         memcpy(r->captures, caps, sizeof(caps));
         r->ncaptures = pt_min(re->captures + 1, SERVER_NAME_CAPTURES) * 2;
         r->captures_data = host->data;
+        set_name_captures(r, scf, re, host);
     }
     if (scf == NULL) {
         scf = hc->addr->default_server;

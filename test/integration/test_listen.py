@@ -29,7 +29,7 @@ def get(host, port, path="/", header_host=None):
         c.close()
 
 
-class Listen(PorticoTestCase):
+class ServerBase(PorticoTestCase):
 
     @staticmethod
     def ready_server(inst):
@@ -45,6 +45,9 @@ class Listen(PorticoTestCase):
         inst.write_conf(text=text)
         inst.start()
         return inst
+
+
+class Listen(ServerBase):
 
     def test_wildcard_and_specific_share_one_socket(self):
         port = free_port()
@@ -77,6 +80,20 @@ class Listen(PorticoTestCase):
                          (200, "a"))
         self.assertEqual(get("127.0.0.1", port, header_host="other"),
                          (200, "b"))
+
+    def test_regex_server_name_captures(self):
+        port = free_port()
+        self.start_with(f"""
+            server {{ listen 127.0.0.1:{port} default_server;
+                     return 200 "default"; }}
+            server {{ listen 127.0.0.1:{port};
+                     server_name ~^(?<sub>[a-z]+)\\.example\\.com$;
+                     return 200 "sub=$sub one=$1"; }}
+        """)
+        self.assertEqual(get("127.0.0.1", port, header_host="WWW.example.com"),
+                         (200, "sub=www one=www"))
+        self.assertEqual(get("127.0.0.1", port, header_host="a.b.example.com"),
+                         (200, "default"))
 
     def test_ipv6(self):
         if not ipv6_available():
@@ -117,6 +134,38 @@ class Listen(PorticoTestCase):
         inst.signal(15)
         from portico_harness import wait_for
         wait_for(lambda: not os.path.exists(path), "the socket file to go")
+
+
+class Defaults(ServerBase):
+
+    def test_types_without_a_types_block(self):
+        """nginx knows html, gif and jpg without any "types" block."""
+        inst = self.portico()
+        for name in ("a.gif", "a.jpg", "a.html", "a.png"):
+            with open(os.path.join(inst.prefix, name), "w") as f:
+                f.write("x")
+        port = free_port()
+        self.start_with(f"server {{ listen 127.0.0.1:{port}; "
+                        f"root {inst.prefix}; }}")
+        for name, ctype in (("a.gif", "image/gif"), ("a.jpg", "image/jpeg"),
+                            ("a.html", "text/html"),
+                            ("a.png", "text/plain")):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/" + name)
+            r = c.getresponse()
+            r.read()
+            c.close()
+            self.assertEqual((r.status, r.getheader("Content-Type")),
+                             (200, ctype), name)
+
+    def test_status_without_reason(self):
+        port = free_port()
+        self.start_with(f"server {{ listen 127.0.0.1:{port}; return 300; }}")
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        data = s.recv(4096)
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 300 \r\n"), data)
 
 
 if __name__ == "__main__":
