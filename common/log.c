@@ -85,6 +85,9 @@ pt_log_verror(pt_uint_t level, pt_log_t *log, int err, const char *fmt,
     if (err) {
         p = pt_log_errno(p, end, err);
     }
+    if (log != NULL && log->context != NULL) {
+        p = log->context(log, p, end);
+    }
     *p++ = '\n';
 
     for (l = log; l != NULL; l = l->next) {

@@ -46,6 +46,10 @@ struct pt_log_s {
     pt_log_t   *next;       /* further error_log targets (each with a level) */
     pt_log_writer_pt writer;  /* when set, used instead of file and fd */
     void       *wdata;      /* the writer's state (a pt_syslog_peer_t) */
+    /* Appends what a message is about (", client: ..., request: ...") to
+     * every line logged through this head of the chain. */
+    u_char    *(*context)(pt_log_t *log, u_char *buf, u_char *end);
+    void       *context_data;
 };
 
 /* Set while messages should also go to stderr as "portico: [level] ...":

@@ -12,6 +12,8 @@
 
 typedef struct {
     pt_http_addr_t     *addr;          /* listen address: its servers */
+    pt_log_t           *log;           /* the connection's log: the
+                                          server's, with request context */
     pt_msec_t           start_msec;    /* accepted at (keepalive_time) */
     pt_http_request_t  *request;       /* current request, or NULL */
     pt_msec_t           keepalive_min; /* grace when the worker stops */
@@ -52,6 +54,11 @@ void pt_http_rebase_request(pt_http_request_t *r, u_char *from, u_char *to,
                             u_char *dst);
 int pt_http_select_server(pt_http_request_t *r);
 void pt_http_set_exten(pt_http_request_t *r);
+
+/* A copy of `log` (in `pool`) whose lines end with the client, server,
+ * request and host of connection `c`, as nginx's do. NULL on failure. */
+pt_log_t *pt_http_log_with_context(pt_pool_t *pool, pt_log_t *log,
+                                   pt_connection_t *c);
 
 /* Does the comma-separated list `v` hold token `t` (any case)? */
 int pt_http_list_has(const pt_str_t *v, const char *t);

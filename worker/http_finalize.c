@@ -158,6 +158,7 @@ pt_http_free_request(pt_http_request_t *r)
     if (hc->request == r) {
         hc->request = NULL;
     }
+    c->log = hc->log;    /* a location's log copy lives in r->pool */
     pt_pool_destroy(r->pool);
 }
 

@@ -329,7 +329,18 @@ pt_http_update_location_config(pt_http_request_t *r)
         r->header_only = 1;
     }
     if (clcf->error_log != NULL) {
-        c->log = clcf->error_log;
+        /* the location's own error_log, still saying what it is about;
+         * r->pool owns the copy, so the connection's log comes back when
+         * the request goes (pt_http_free_request) */
+        pt_log_t *l = pt_http_log_with_context(r->pool, clcf->error_log, c);
+
+        if (l != NULL) {
+            c->log = l;
+        }
+    } else if (c->data != NULL
+               && ((pt_http_connection_t *) c->data)->log != NULL)
+    {
+        c->log = ((pt_http_connection_t *) c->data)->log;
     }
     r->limit_rate = clcf->limit_rate;
 }

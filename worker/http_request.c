@@ -80,6 +80,53 @@ static const header_t known_headers[] = {
     { NULL, 0, NULL }
 };
 
+/* ", client: A, server: S, request: "R", host: "H"" as nginx adds. */
+static u_char *
+log_context(pt_log_t *log, u_char *p, u_char *end)
+{
+    pt_connection_t      *c = log->context_data;
+    pt_http_connection_t *hc = c->data;
+    pt_http_request_t    *r = hc != NULL ? hc->request : NULL;
+    pt_http_srv_conf_t   *scf;
+
+    p = pt_slprintf(p, end, ", client: %.*s", (int) c->addr_text.len,
+                    c->addr_text.data);
+    if (hc == NULL) {
+        return p;
+    }
+    scf = r != NULL ? pt_http_core_srv_conf(r)
+                    : hc->addr->default_server;
+    p = pt_slprintf(p, end, ", server: %.*s", (int) scf->server_name.len,
+                    scf->server_name.data);
+    if (r == NULL) {
+        return p;
+    }
+    if (r->request_line.len > 0) {
+        p = pt_slprintf(p, end, ", request: \"%.*s\"",
+                        (int) r->request_line.len, r->request_line.data);
+    }
+    if (r->headers_in.host != NULL) {
+        p = pt_slprintf(p, end, ", host: \"%.*s\"",
+                        (int) r->headers_in.host->value.len,
+                        r->headers_in.host->value.data);
+    }
+    return p;
+}
+
+pt_log_t *
+pt_http_log_with_context(pt_pool_t *pool, pt_log_t *log, pt_connection_t *c)
+{
+    pt_log_t *l = pt_palloc(pool, sizeof(pt_log_t));
+
+    if (l == NULL) {
+        return NULL;
+    }
+    *l = *log;
+    l->context = log_context;
+    l->context_data = c;
+    return l;
+}
+
 void
 pt_http_init_connection(pt_connection_t *c)
 {
@@ -94,6 +141,12 @@ pt_http_init_connection(pt_connection_t *c)
     hc->addr = pt_http_listen_local_addr(c, c->listening->servers);
     hc->start_msec = pt_current_msec;
     c->data = hc;
+    hc->log = pt_http_log_with_context(c->pool, c->log, c);
+    if (hc->log == NULL) {
+        pt_conn_close(c);
+        return;
+    }
+    c->log = hc->log;
     c->read->handler = pt_http_wait_request_handler;
     c->write->handler = pt_event_empty_handler;
 

@@ -14,6 +14,9 @@ import unittest
 from portico_harness import PorticoTestCase, wait_for
 
 FORBIDDEN = "access forbidden by rule"
+# what nginx appends to a request's error log lines
+CONTEXT = (r', client: 127\.0\.0\.1, server: [^,]*, request: "[A-Z]+ [^"]*", '
+           r'host: "[^"]*"\n')
 
 
 def conf_text(port, server_body, http_extra="", listen=None):
@@ -95,7 +98,7 @@ class Access(PorticoTestCase):
                 self.assertEqual(got, want, f"{path} from {host}")
 
     def forbidden_lines(self, inst):
-        return len(re.findall(r"\[error\] \d+#\d+: " + FORBIDDEN + "\n",
+        return len(re.findall(r"\[error\] \d+#\d+: " + FORBIDDEN + CONTEXT,
                               inst.log()))
 
     def test_deny_all_gives_the_403_page_and_logs(self):
@@ -104,7 +107,8 @@ class Access(PorticoTestCase):
         code, body = status(inst.port, "/d")
         self.assertEqual(code, 403)
         self.assertIn("<title>403 Forbidden</title>", body)
-        inst.wait_log(r"\[error\] \d+#\d+: " + FORBIDDEN + "$", since=mark)
+        inst.wait_log(r"\[error\] \d+#\d+: " + FORBIDDEN + CONTEXT,
+                      since=mark)
 
     def test_first_match_wins(self):
         inst = self.serve("""
