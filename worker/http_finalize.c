@@ -4,6 +4,8 @@
  * close or close. Also the graceful-stop treatment of idle connections.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -241,6 +243,27 @@ finalize_connection(pt_http_request_t *r)
     close_request(r);
 }
 
+/* tcp_nodelay on: once a connection is kept alive, its next small response
+ * must not wait for the ACK of this one (Nagle). Once per connection, as
+ * nginx: no syscall per request. */
+static void
+set_nodelay(pt_connection_t *c, pt_http_loc_conf_t *clcf)
+{
+    int on = 1;
+
+    if (!clcf->tcp_nodelay || c->tcp_nodelay
+        || c->sockaddr.ss_family == AF_UNIX)
+    {
+        return;
+    }
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1) {
+        pt_log_error(PT_LOG_ALERT, c->log, errno,
+                     "setsockopt(TCP_NODELAY) failed");
+        return;
+    }
+    c->tcp_nodelay = 1;
+}
+
 /* The request is done and the connection stays: free the request, then
  * either start the pipelined next one or wait idle, holding no buffer. */
 static void
@@ -261,6 +284,7 @@ set_keepalive(pt_http_request_t *r)
         c->buffer = b;
     }
     hc->keepalive_min = clcf->keepalive_min_timeout;
+    set_nodelay(c, clcf);
     pt_http_free_request(r);
     c->sent = 0;   /* $bytes_sent is per request, as in nginx */
 

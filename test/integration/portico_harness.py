@@ -339,7 +339,7 @@ class Load(threading.Thread):
 
 def make_conf(port, workers=1, body="v1 $pid\\n", daemon=False,
               main_extra="", events_extra="", listen_extra="",
-              worker_connections=64, error_level="notice"):
+              worker_connections=64, error_level="notice", server_extra=""):
     """A config with one server answering `return 200 "BODY"`;
     workers=None leaves worker_processes out (for -g)."""
     lines = [f"daemon {'on' if daemon else 'off'};"]
@@ -358,6 +358,7 @@ def make_conf(port, workers=1, body="v1 $pid\\n", daemon=False,
         "http {",
         "    server {",
         f"        listen 127.0.0.1:{port}{listen_extra};",
+        f"        {server_extra}",
         f"        return 200 \"{body}\";",
         "    }",
         "}",

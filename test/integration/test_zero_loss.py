@@ -6,6 +6,7 @@ daemonized master. Not one request may fail or be reset, each client sees
 every new answer soon after its reload and never an older one again."""
 
 import os
+import http.client
 import signal
 import time
 import unittest
@@ -44,6 +45,17 @@ class ZeroLoss(PorticoTestCase):
                      diag=load.summary)
         return marks
 
+    @staticmethod
+    def version_header(port):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            c.request("GET", "/")
+            r = c.getresponse()
+            r.read()
+            return r.getheader("X-Version")
+        finally:
+            c.close()
+
     def upgrade(self, inst, old_master, old_workers):
         mark = inst.log_size()
         inst.signal(signal.SIGUSR2, old_master)
@@ -65,7 +77,8 @@ class ZeroLoss(PorticoTestCase):
 
     def test_reloads_and_upgrade_under_load(self):
         inst = self.portico(workers=WORKERS, daemon=True,
-                            body="v1 $pid\\n", worker_connections=256)
+                            body="v1 $pid\\n", worker_connections=256,
+                            server_extra="add_header X-Version v1;")
         master = inst.start()
         t0 = time.monotonic()
         # busy keep-alive clients, keep-alive clients mostly idle (their
@@ -86,7 +99,8 @@ class ZeroLoss(PorticoTestCase):
         gone_marks = {}
         for n in range(2, RELOADS + 2):
             tag = f"v{n}"
-            inst.write_conf(body=tag + " $pid\\n")
+            inst.write_conf(body=tag + " $pid\\n",
+                            server_extra=f"add_header X-Version {tag};")
             mark = inst.log_size()
             inst.signal(signal.SIGHUP)
             inst.wait_log(rf"\[notice\] {master}#{master}: reconfiguring",
@@ -98,10 +112,13 @@ class ZeroLoss(PorticoTestCase):
             gone_marks[n] = [load.mark() for load in self.loads]
             workers = new
             self.wait_tag(tag, f"after reload {n - 1}")
+            # the reload changed a response header too
+            self.assertEqual(self.version_header(inst.port), tag)
 
         # binary upgrade: the new binary reads a config answering v7; until
         # WINCH both generations answer (v6 and v7 mixed)
-        inst.write_conf(body="v7 $pid\\n")
+        inst.write_conf(body="v7 $pid\\n",
+                        server_extra="add_header X-Version v7;")
         old_master, old_workers = master, workers
         new_master, new_workers = self.upgrade(inst, old_master, old_workers)
         # new connections reach both generations; keep-alive ones stay on
