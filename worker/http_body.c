@@ -286,6 +286,8 @@ discard_buf(pt_http_request_t *r, pt_buf_t *b)
             continue;
         }
         if (rc == PT_DONE) {
+            /* the body is gone: $content_length is 0 now, as nginx */
+            r->headers_in.content_length_n = 0;
             rb->rest = 0;
             return PT_DONE;
         }
@@ -400,11 +402,17 @@ pt_http_discard_request_body(pt_http_request_t *r)
         return PT_OK;
     }
     r->discard_body = 1;
+    /* nginx answers an Expect: 100-continue even when no body follows */
+    if (send_continue(r) != PT_OK) {
+        r->keepalive = 0;
+        r->lingering_close = 1;
+        return PT_OK;
+    }
     if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
         return PT_OK;
     }
     rb = pt_pcalloc(r->pool, sizeof(pt_http_request_body_t));
-    if (rb == NULL || send_continue(r) != PT_OK) {
+    if (rb == NULL) {
         r->keepalive = 0;
         r->lingering_close = 1;
         return PT_OK;

@@ -281,6 +281,11 @@ merge_srv_conf(pt_conf_t *cf, void *prev, void *conf)
     }
     if (c->names.nelts > 0) {
         c->server_name = ((pt_str_t *) c->names.elts)[0];
+        if (c->server_name.len > 1 && c->server_name.data[0] == '.') {
+            /* ".example.com" names example.com ($server_name), as nginx */
+            c->server_name.data++;
+            c->server_name.len--;
+        }
     }
     return PT_CONF_OK;
 }

@@ -66,6 +66,9 @@ typedef struct {
     pt_array_t                phases[PT_HTTP_PHASES];  /* pt_http_handler_pt */
     pt_http_phase_handler_t  *phase_engine;
     pt_uint_t                 phase_engine_n;
+    pt_uint_t                 server_rewrite_index;  /* in phase_engine:
+                                                       internal redirects
+                                                       start there */
     pt_uint_t                 find_config_index;  /* in phase_engine */
     pt_uint_t                 location_rewrite_index;
     pt_array_t                variables;  /* pt_http_variable_t, indexed */

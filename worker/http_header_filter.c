@@ -148,6 +148,33 @@ decide_keepalive(pt_http_request_t *r)
     }
 }
 
+/* The local IP address of a connection ("[::1]" for IPv6), for a Location
+ * when the request named no host. */
+static size_t
+local_address(pt_connection_t *c, u_char *buf, size_t size)
+{
+    struct sockaddr_storage sa;
+    socklen_t               len = sizeof(sa);
+    char                    ip[INET6_ADDRSTRLEN];
+    const void             *a;
+    int                     n;
+
+    if (getsockname(c->fd, (struct sockaddr *) &sa, &len) == -1
+        || (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
+    {
+        return (size_t) snprintf((char *) buf, size, "localhost");
+    }
+    a = sa.ss_family == AF_INET
+        ? (const void *) &((struct sockaddr_in *) &sa)->sin_addr
+        : (const void *) &((struct sockaddr_in6 *) &sa)->sin6_addr;
+    if (inet_ntop(sa.ss_family, a, ip, sizeof(ip)) == NULL) {
+        return (size_t) snprintf((char *) buf, size, "localhost");
+    }
+    n = snprintf((char *) buf, size, sa.ss_family == AF_INET6 ? "[%s]" : "%s",
+                 ip);
+    return n < 0 ? 0 : pt_min((size_t) n, size - 1);
+}
+
 /* An absolute Location from a relative one, as absolute_redirect on. */
 static size_t
 location_prefix(pt_http_request_t *r, u_char *buf, size_t size)
@@ -160,13 +187,16 @@ location_prefix(pt_http_request_t *r, u_char *buf, size_t size)
     unsigned            port = 0;
     struct sockaddr_storage sa;
     socklen_t           len = sizeof(sa);
+    u_char              local[INET6_ADDRSTRLEN + 2];
     int                 n;
 
-    if (clcf->server_name_in_redirect || host.len == 0) {
+    /* as nginx: server_name_in_redirect, else the Host, else the local
+     * address the client reached */
+    if (clcf->server_name_in_redirect) {
         host = scf->server_name;
-    }
-    if (host.len == 0) {
-        pt_str_set(&host, "localhost");
+    } else if (host.len == 0) {
+        host.data = local;
+        host.len = local_address(c, local, sizeof(local));
     }
     if (clcf->port_in_redirect
         && getsockname(c->fd, (struct sockaddr *) &sa, &len) == 0)

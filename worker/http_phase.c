@@ -73,6 +73,8 @@ pt_http_init_phase_engine(pt_conf_t *cf, pt_http_core_main_conf_t *cmcf)
             checker = rewrite_checker;
             if (i == PT_HTTP_REWRITE_PHASE) {
                 cmcf->location_rewrite_index = n;
+            } else {
+                cmcf->server_rewrite_index = n;
             }
             break;
         case PT_HTTP_FIND_CONFIG_PHASE:
@@ -192,8 +194,9 @@ find_config_checker(pt_http_request_t *r, pt_http_phase_handler_t *ph)
         pt_log_error(PT_LOG_ERR, pt_http_request_log(r), 0, "client intended "
                      "to send too large body: %lld bytes",
                      (long long) r->headers_in.content_length_n);
+        /* as nginx: the body is read and dropped while the 413 goes out,
+         * bounded by lingering_timeout; then the connection closes */
         r->expect_tested = 1;
-        r->keepalive = 0;   /* the lingering close drops the body */
         (void) pt_http_discard_request_body(r);
         pt_http_finalize_request(r, PT_HTTP_REQUEST_ENTITY_TOO_LARGE);
         return PT_OK;
@@ -353,7 +356,7 @@ pt_http_request_log(pt_http_request_t *r)
     return clcf->error_log != NULL ? clcf->error_log : r->connection->log;
 }
 
-/* Start over at find-config with a new URI. */
+/* Start over with a new URI at the server's rewrite directives. */
 int
 pt_http_internal_redirect(pt_http_request_t *r, pt_str_t *uri, pt_str_t *args)
 {
@@ -380,15 +383,15 @@ pt_http_internal_redirect(pt_http_request_t *r, pt_str_t *uri, pt_str_t *args)
     }
     pt_http_set_exten(r);
 
-    /* module state and cached variables belong to the old URI */
+    /* module state belongs to the old URI; variables stay, as in nginx
+     * (what "set" gave them survives error_page and try_files) */
     memset(r->ctx, 0, sizeof(void *) * pt_http_modules_n);
-    memset(r->variables, 0, sizeof(pt_http_variable_value_t)
-                            * pt_http_variables_count(cmcf));
     r->loc_conf = scf->ctx->loc_conf;
     r->internal = 1;
     r->valid_unparsed_uri = 0;
     r->add_uri_to_alias = 0;
-    r->phase_handler = (pt_int_t) cmcf->find_config_index;
+    /* as nginx: the server's rewrite directives run again */
+    r->phase_handler = (pt_int_t) cmcf->server_rewrite_index;
     r->write_event_handler = pt_http_core_run_phases;
     pt_http_core_run_phases(r);
     return PT_DONE;
@@ -420,8 +423,6 @@ pt_http_named_location(pt_http_request_t *r, pt_str_t *name)
         return PT_DONE;
     }
     memset(r->ctx, 0, sizeof(void *) * pt_http_modules_n);
-    memset(r->variables, 0, sizeof(pt_http_variable_value_t)
-                            * pt_http_variables_count(cmcf));
     r->loc_conf = loc->data;
     r->location = loc;
     pt_http_update_location_config(r);

@@ -333,8 +333,11 @@ grow_head_buffer(pt_http_request_t *r, u_char *keep_from)
     pt_connection_t    *c = r->connection;
     pt_buf_t           *old = r->header_in, *b;
     size_t              cur = (size_t) (old->end - old->start), size, used;
-    size_t              limit = scf->large_client_header_buffers_num
-                                * scf->large_client_header_buffers_size;
+    /* nginx keeps the lines of its first buffer and fills up to num large
+     * buffers with the rest: the same total, in one contiguous buffer */
+    size_t              limit = scf->client_header_buffer_size
+                                + scf->large_client_header_buffers_num
+                                  * scf->large_client_header_buffers_size;
 
     if (keep_from == NULL) {
         keep_from = old->pos;

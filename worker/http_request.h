@@ -273,7 +273,7 @@ void pt_http_finalize_request(pt_http_request_t *r, pt_int_t rc);
  * redirect or when a handler that returned PT_AGAIN resumes). */
 void pt_http_core_run_phases(pt_http_request_t *r);
 
-/* Restart processing at find-config with a new URI (and args, NULL to
+/* Restart processing at server-rewrite with a new URI (and args, NULL to
  * keep none). Returns PT_DONE; the request goes on asynchronously. It
  * takes a reference (r->count): the caller must finalize with PT_DONE. */
 int pt_http_internal_redirect(pt_http_request_t *r, pt_str_t *uri,

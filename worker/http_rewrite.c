@@ -4,12 +4,11 @@
  * phase for the server's own and at the rewrite phase for a location's;
  * they are not inherited. An "if" in a location has a conf of its own that
  * becomes the request's when the condition holds (http_rewrite_if.c has
- * the conditions).
+ * the conditions and makes the block's confs).
  */
 #include <string.h>
 
 #include "common/array.h"
-#include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/str.h"
@@ -664,12 +663,19 @@ run_return(pt_http_request_t *r, return_t *ret)
     pt_str_t        text = pt_null_string, key = pt_string("Location");
     pt_table_elt_t *h;
     pt_uint_t       code = ret->code;
+    int             rc;
 
     if (code >= PT_HTTP_BAD_REQUEST
         && (ret->text == NULL
             || (!ret->text->has_vars && ret->text->value.len == 0)))
     {
         return (int) code;
+    }
+    /* the body goes first, as nginx: variables in the text then see it
+     * gone ($content_length of a chunked body reads 0) */
+    rc = pt_http_discard_request_body(r);
+    if (rc != PT_OK) {
+        return rc == PT_HTTP_BAD_REQUEST ? rc : PT_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (ret->text != NULL
         && pt_http_complex_value(r, ret->text, &text) != PT_OK)
@@ -680,9 +686,6 @@ run_return(pt_http_request_t *r, return_t *ret)
         || code == PT_HTTP_SEE_OTHER || code == PT_HTTP_TEMPORARY_REDIRECT
         || code == PT_HTTP_PERMANENT_REDIRECT)
     {
-        if (pt_http_discard_request_body(r) != PT_OK) {
-            return PT_HTTP_INTERNAL_SERVER_ERROR;
-        }
         pt_http_clear_location(r);
         if (text.data == NULL) {
             text.data = (u_char *) "";
@@ -751,7 +754,8 @@ set_set(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     }
     name.data++;
     name.len--;
-    v = pt_http_add_variable(cf, &name, PT_HTTP_VAR_CHANGEABLE);
+    v = pt_http_add_variable(cf, &name, PT_HTTP_VAR_CHANGEABLE
+                                        | PT_HTTP_VAR_WEAK);
     if (v == NULL) {
         return PT_CONF_ERROR;
     }
@@ -801,100 +805,6 @@ run_set(pt_http_request_t *r, set_t *set)
 /* ------------------------------------------------------------------ */
 /* if                                                                  */
 
-/* Directives of a server-level "if": only this module's (nginx's
- * SIF context); checked before the block is applied. */
-static int
-check_server_if(pt_conf_t *cf)
-{
-    pt_conf_node_t  *node, *saved = cf->node;
-    pt_command_t    *cmd;
-    pt_module_t    **m;
-    int              known;
-
-    for (node = cf->node->children; node != NULL; node = node->next) {
-        known = 0;
-        for (m = cf->modules; *m != NULL; m++) {
-            for (cmd = (*m)->commands; cmd && cmd->name; cmd++) {
-                if (!pt_str_eq_cstr(&node->args[0], cmd->name)) {
-                    continue;
-                }
-                if (*m == &pt_http_rewrite_module
-                    && (cmd->type & PT_CONF_IF))
-                {
-                    goto allowed;
-                }
-                known = 1;
-            }
-        }
-        cf->node = node;
-        pt_conf_log_error(PT_LOG_EMERG, cf, 0, known
-                          ? "\"%s\" directive is not allowed here"
-                          : "unknown directive \"%s\"",
-                          (char *) node->args[0].data);
-        cf->node = saved;
-        return PT_ERROR;
-    allowed:
-        continue;
-    }
-    return PT_OK;
-}
-
-/* The conf arrays of an "if" block: every http module's loc conf, the
- * core's named after its parent's, and listed in the parent so that
- * the http block merges them from it. */
-static pt_conf_ctx_t *
-create_if_ctx(pt_conf_t *cf)
-{
-    pt_conf_ctx_t       *ctx;
-    pt_http_loc_conf_t  *clcf, *pclcf;
-    pt_module_t         *m;
-    void              ***slot;
-    pt_uint_t            i;
-
-    ctx = pt_pcalloc(cf->pool, sizeof(*ctx));
-    if (ctx == NULL) {
-        return NULL;
-    }
-    ctx->main_conf = cf->ctx->main_conf;
-    ctx->srv_conf = cf->ctx->srv_conf;
-    ctx->loc_conf = pt_pcalloc(cf->pool,
-                               cf->cycle->modules_n * sizeof(void *));
-    if (ctx->loc_conf == NULL) {
-        return NULL;
-    }
-    for (i = 0; (m = cf->modules[i]) != NULL; i++) {
-        if (m->type == PT_MODULE_HTTP && m->create_loc_conf
-            && (ctx->loc_conf[i] = m->create_loc_conf(cf)) == NULL)
-        {
-            return NULL;
-        }
-    }
-
-    pclcf = cf->ctx->loc_conf[pt_http_core_module.index];
-    clcf = ctx->loc_conf[pt_http_core_module.index];
-    clcf->name = pclcf->name;
-    clcf->location = pclcf->location;
-    clcf->loc_conf = ctx->loc_conf;
-    clcf->regex = pclcf->regex;
-    clcf->exact_match = pclcf->exact_match;
-    clcf->noregex = pclcf->noregex;
-    clcf->named = pclcf->named;
-    clcf->regex_location = pclcf->regex_location;
-
-    if (pclcf->nested == NULL) {
-        pclcf->nested = pt_array_create(cf->pool, 2, sizeof(void **));
-        if (pclcf->nested == NULL) {
-            return NULL;
-        }
-    }
-    slot = pt_array_push(pclcf->nested);
-    if (slot == NULL) {
-        return NULL;
-    }
-    *slot = ctx->loc_conf;
-    return ctx;
-}
-
 /* if (CONDITION) { ... }: the block's directives go into the parent's op
  * list, after the test that skips them. */
 static char *
@@ -909,7 +819,7 @@ set_if(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     int                 rc;
 
     ifc = pt_pcalloc(cf->pool, sizeof(*ifc));
-    ctx = ifc != NULL ? create_if_ctx(cf) : NULL;
+    ctx = ifc != NULL ? pt_http_rewrite_if_ctx(cf) : NULL;
     if (ctx == NULL) {
         return PT_CONF_ERROR;
     }
@@ -918,7 +828,9 @@ set_if(pt_conf_t *cf, pt_command_t *cmd, void *conf)
         return PT_CONF_ERROR;
     }
     if (cf->ctx_type == PT_CONF_SERVER) {
-        if (check_server_if(cf) != PT_OK) {
+        if (pt_http_rewrite_if_check_server(cf, &pt_http_rewrite_module)
+            != PT_OK)
+        {
             return PT_CONF_ERROR;
         }
     } else {

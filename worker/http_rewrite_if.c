@@ -1,12 +1,15 @@
 /*
- * Conditions of "if": a variable's truth, string (in)equality, a regex
- * match whose captures stay for the directives that follow, and the file
- * tests -f -d -e -x (stat(), as nginx without an open file cache).
+ * The "if" directive's parts: its conditions (a variable's truth, string
+ * (in)equality, a regex match whose captures stay for the directives that
+ * follow, the file tests -f -d -e -x with stat() as nginx without an open
+ * file cache) and the conf arrays of its block.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/array.h"
+#include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/str.h"
@@ -296,4 +299,95 @@ pt_http_rewrite_cond_eval(pt_http_request_t *r, pt_http_rewrite_cond_t *c,
     default:
         return eval_file(r, c);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* The block                                                           */
+
+int
+pt_http_rewrite_if_check_server(pt_conf_t *cf, pt_module_t *module)
+{
+    pt_conf_node_t  *node, *saved = cf->node;
+    pt_command_t    *cmd;
+    pt_module_t    **m;
+    int              known;
+
+    for (node = cf->node->children; node != NULL; node = node->next) {
+        known = 0;
+        for (m = cf->modules; *m != NULL; m++) {
+            for (cmd = (*m)->commands; cmd && cmd->name; cmd++) {
+                if (!pt_str_eq_cstr(&node->args[0], cmd->name)) {
+                    continue;
+                }
+                if (*m == module && (cmd->type & PT_CONF_IF))
+                {
+                    goto allowed;
+                }
+                known = 1;
+            }
+        }
+        cf->node = node;
+        pt_conf_log_error(PT_LOG_EMERG, cf, 0, known
+                          ? "\"%s\" directive is not allowed here"
+                          : "unknown directive \"%s\"",
+                          (char *) node->args[0].data);
+        cf->node = saved;
+        return PT_ERROR;
+    allowed:
+        continue;
+    }
+    return PT_OK;
+}
+
+pt_conf_ctx_t *
+pt_http_rewrite_if_ctx(pt_conf_t *cf)
+{
+    pt_conf_ctx_t       *ctx;
+    pt_http_loc_conf_t  *clcf, *pclcf;
+    pt_module_t         *m;
+    void              ***slot;
+    pt_uint_t            i;
+
+    ctx = pt_pcalloc(cf->pool, sizeof(*ctx));
+    if (ctx == NULL) {
+        return NULL;
+    }
+    ctx->main_conf = cf->ctx->main_conf;
+    ctx->srv_conf = cf->ctx->srv_conf;
+    ctx->loc_conf = pt_pcalloc(cf->pool,
+                               cf->cycle->modules_n * sizeof(void *));
+    if (ctx->loc_conf == NULL) {
+        return NULL;
+    }
+    for (i = 0; (m = cf->modules[i]) != NULL; i++) {
+        if (m->type == PT_MODULE_HTTP && m->create_loc_conf
+            && (ctx->loc_conf[i] = m->create_loc_conf(cf)) == NULL)
+        {
+            return NULL;
+        }
+    }
+
+    pclcf = cf->ctx->loc_conf[pt_http_core_module.index];
+    clcf = ctx->loc_conf[pt_http_core_module.index];
+    clcf->name = pclcf->name;
+    clcf->location = pclcf->location;
+    clcf->loc_conf = ctx->loc_conf;
+    clcf->regex = pclcf->regex;
+    clcf->exact_match = pclcf->exact_match;
+    clcf->noregex = pclcf->noregex;
+    clcf->named = pclcf->named;
+    clcf->regex_location = pclcf->regex_location;
+
+    if (pclcf->nested == NULL) {
+        pclcf->nested = pt_array_create(cf->pool, 2, sizeof(void **));
+        if (pclcf->nested == NULL) {
+            return NULL;
+        }
+    }
+    slot = pt_array_push(pclcf->nested);
+    if (slot == NULL) {
+        return NULL;
+    }
+    *slot = ctx->loc_conf;
+    return ctx;
 }

@@ -1,6 +1,6 @@
 /*
- * The conditions of the rewrite module's "if": parsed from the directive's
- * arguments at configuration time, evaluated per request.
+ * The rewrite module's "if": its conditions, parsed from the directive's
+ * arguments and evaluated per request, and the conf arrays of its block.
  */
 #ifndef PT_HTTP_REWRITE_IF_H
 #define PT_HTTP_REWRITE_IF_H
@@ -23,5 +23,16 @@ pt_http_rewrite_cond_t *pt_http_rewrite_cond_compile(pt_conf_t *cf);
  * them. `log`: rewrite_log is on (notice-level match messages). */
 int pt_http_rewrite_cond_eval(pt_http_request_t *r, pt_http_rewrite_cond_t *c,
                               int log);
+
+/* The conf arrays of an "if" block in the current context: every http
+ * module's loc conf (cf->pool), the core's named after its parent's and
+ * listed in the parent's `nested`, so the http block merges them from
+ * it. NULL on allocation failure. */
+pt_conf_ctx_t *pt_http_rewrite_if_ctx(pt_conf_t *cf);
+
+/* A server-level "if" block admits only `module`'s directives that carry
+ * PT_CONF_IF (nginx's SIF context): PT_OK, or PT_ERROR logged at the
+ * first other directive ("not allowed here", or unknown). */
+int pt_http_rewrite_if_check_server(pt_conf_t *cf, pt_module_t *module);
 
 #endif /* PT_HTTP_REWRITE_IF_H */

@@ -128,6 +128,15 @@ send_error_page(pt_http_request_t *r, pt_http_err_page_t *page)
             r->method = PT_HTTP_GET;
             pt_str_set(&r->method_name, "GET");
         }
+        /* the page describes itself: nothing of the failed response's
+         * entity headers stays */
+        r->headers_out.content_type.len = 0;
+        r->headers_out.content_type_len = 0;
+        r->headers_out.charset.len = 0;
+        pt_http_clear_content_length(r);
+        pt_http_clear_last_modified(r);
+        pt_http_clear_etag(r);
+        pt_http_clear_accept_ranges(r);
         return pt_http_internal_redirect(r, &uri, q != NULL ? &args : NULL);
     }
     if (uri.len > 0 && uri.data[0] == '@') {
@@ -196,13 +205,15 @@ pt_http_special_response_handler(pt_http_request_t *r, pt_int_t rc)
         r->keepalive = 0;
     }
 
-    if (clcf->error_pages != NULL
-        && (!r->error_page || clcf->recursive_error_pages))
-    {
+    /* as nginx: error pages stop applying once an error was handled in a
+     * location with recursive_error_pages off */
+    if (clcf->error_pages != NULL && !r->error_page && r->uri_changes != 0) {
         page = clcf->error_pages->elts;
         for (i = 0; i < clcf->error_pages->nelts; i++) {
             if (page[i].status == status) {
-                r->error_page = 1;
+                if (!clcf->recursive_error_pages) {
+                    r->error_page = 1;
+                }
                 return send_error_page(r, &page[i]);
             }
         }

@@ -268,7 +268,11 @@ pt_http_variables_init_vars(pt_conf_t *cf)
     v = cmcf->variables.elts;
     for (i = 0; i < cmcf->variables.nelts; i++) {
         av = find_definition(cmcf, &v[i].name, 0);
-        if (av != NULL && av->get_handler != NULL) {
+        /* "set $arg_x" keeps $arg_x reading the argument until it runs */
+        if (av != NULL && av->get_handler != NULL
+            && (!(av->flags & PT_HTTP_VAR_WEAK)
+                || find_prefix(cmcf, &v[i].name) == NULL))
+        {
             av->flags |= PT_HTTP_VAR_INDEXED;
             av->index = i;
             v[i].get_handler = av->get_handler;

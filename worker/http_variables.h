@@ -37,6 +37,8 @@ typedef void (*pt_http_set_variable_pt)(pt_http_request_t *r,
 #define PT_HTTP_VAR_INDEXED      4   /* has an index (set at init) */
 #define PT_HTTP_VAR_NOHASH       8   /* not reachable by name at run time */
 #define PT_HTTP_VAR_PREFIX       16  /* name is a prefix: "http_" etc. */
+#define PT_HTTP_VAR_WEAK         32  /* made by "set": a prefix variable
+                                        the name starts with reads it */
 
 typedef struct {
     pt_str_t                 name;   /* lowercase */

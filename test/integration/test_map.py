@@ -48,7 +48,9 @@ BLOCK = r"""
         root @WWW@;
 
         location /show/ { return 200 "show $uri\n"; }
-        location /m/ { return 200 "m=$m nodefault=[$nodefault] re=[$onlyre]\n"; }
+        location /m/ {
+            return 200 "m=$m nodefault=[$nodefault] re=[$onlyre]\n";
+        }
         location /h/ { return 200 "h=$h\n"; }
         location /vol/ {
             set $c1 $cached;

@@ -10,11 +10,10 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import unittest
 
-from portico_harness import (Portico, PorticoTestCase, RawClient, free_port,
-                             http_conf, wait_for)
+from portico_harness import (Portico, PorticoTestCase, RawClient, http_conf,
+                             wait_for)
 
 NGINX = "/usr/sbin/nginx"
 
@@ -126,6 +125,15 @@ SERVER = r"""
             return 200 "args=$args y=$arg_y\n";
         }
         location /uninit/ { return 200 "[$never_set]\n"; }
+        location /argx/ { return 200 "[$arg_x]\n"; }
+        location /keepvar/ { set $kv kept; error_page 404 = /showvar; }
+        location /errsrv/ { error_page 404 = /srv/fromerr; }
+        location /tfsrv/ { try_files /nothere /srv/fromtf; }
+        location = /showvar { return 200 "kv=[$kv]\n"; }
+        location /setarg/ {
+            if ($arg_q) { set $arg_x from-set; }
+            return 200 "[$arg_x]\n";
+        }
         location /never/ { set $never_set x; }
         location /break/ {
             set $z 1;
@@ -192,14 +200,20 @@ class Server:
 
     def __init__(self, block, files=FILES, nginx=False):
         self.nginx = nginx
+        self.proc = None
         self.inst = Portico()
         self.prefix = self.inst.prefix
         self.www = self.inst.path("www")
         build_www(self.www, files)
         self.port = self.inst.port
-        block = block.replace("@WWW@", self.www)
-        if nginx:
-            self.proc = None
+        try:
+            self.start(block.replace("@WWW@", self.www))
+        except BaseException:
+            self.stop()
+            raise
+
+    def start(self, block):
+        if self.nginx:
             self.inst.write_conf(text=http_conf(
                 [self.port], "access_log off;\n" + block,
                 main_extra="master_process off;"))
@@ -225,7 +239,7 @@ class Server:
 
     def stop(self):
         if self.nginx:
-            if self.proc.poll() is None:
+            if self.proc is not None and self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
                 try:
                     self.proc.wait(timeout=10)
@@ -318,6 +332,11 @@ class Rewrite(ServerCase):
         self.expect("/srv/z?k=v", 200, "show uri=/show/z args=k=v 1=z\n")
         self.expect("/anything?srv=teapot", 418, "server if\n")
 
+    def test_server_level_runs_again_after_internal_redirects(self):
+        self.expect("/errsrv/x", 200,
+                    "show uri=/show/fromerr args= 1=fromerr\n")
+        self.expect("/tfsrv/x", 200, "show uri=/show/fromtf args= 1=fromtf\n")
+
     def test_quoted_uri(self):
         # $1 is decoded; after "?" it is escaped as an argument
         self.expect("/esc/a%20b%26c", 200,
@@ -404,6 +423,15 @@ class SetBreakReturn(ServerCase):
     def test_set_builtin_args(self):
         self.expect("/setargs/?q=9", 200, "args=x=1&y=2 y=2\n")
 
+    def test_set_of_a_prefix_variable(self):
+        # "set $arg_x" elsewhere leaves $arg_x reading the argument
+        self.expect("/argx/?x=1", 200, "[1]\n")
+        self.expect("/setarg/?x=1", 200, "[1]\n")
+        self.expect("/setarg/?x=1&q=1", 200, "[from-set]\n")
+
+    def test_set_survives_an_internal_redirect(self):
+        self.expect("/keepvar/nothere", 200, "kv=[kept]\n")
+
     def test_uninitialized_variable(self):
         mark = self.srv.log_size()
         self.expect("/uninit/", 200, "[]\n")
@@ -486,6 +514,8 @@ NGINX_CASES = [
     "/fx/?p=/exe.sh", "/fx/?p=/f.txt", "/fnot/?p=/dir", "/root/f.txt",
     "/root/f.txt?alt=1", "/iflast/?go=1", "/iferr/?e=1", "/iferr/",
     "/ifset/?a=1", "/set/", "/setargs/?q=9", "/uninit/", "/break/?b=1",
+    "/argx/?x=1", "/setarg/?x=1", "/setarg/?x=1&q=1", "/keepvar/nothere",
+    "/errsrv/x", "/tfsrv/x",
     "/break/", "/r200", "/r204", "/r301", "/r404", "/r404e", "/r444",
     "/rurl?a=b", "/r307",
 ]

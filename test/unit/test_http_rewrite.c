@@ -374,6 +374,20 @@ START_TEST(uninitialized_variable)
 }
 END_TEST
 
+START_TEST(set_of_a_prefix_variable)
+{
+    /* $arg_x reads the argument until "set" gives it a value (nginx's
+     * weak definition) */
+    ck_assert_int_eq(apply("if ($arg_q) { set $arg_x s; }"), PT_OK);
+    new_request("/p", "x=1");
+    run();
+    ck_assert_str_eq(var("arg_x"), "1");
+    new_request("/p", "x=1&q=1");
+    run();
+    ck_assert_str_eq(var("arg_x"), "s");
+}
+END_TEST
+
 START_TEST(if_switches_the_conf)
 {
     pt_http_loc_conf_t *clcf;
@@ -535,6 +549,7 @@ pt_test_suite(void)
     tcase_add_test(tc, zero_length_uri_is_an_error);
     tcase_add_test(tc, set_break_and_variables);
     tcase_add_test(tc, uninitialized_variable);
+    tcase_add_test(tc, set_of_a_prefix_variable);
     tcase_add_test(tc, if_switches_the_conf);
     tcase_add_test(tc, if_conf_inherits_from_its_location);
     tcase_add_test(tc, conditions);
