@@ -275,17 +275,11 @@ set_user(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     return resolve_user(cf, ccf, (char *) user, (char *) group);
 }
 
-/* error_log FILE|stderr|syslog:... [LEVEL]: the first one replaces the
- * built-in log, further ones add targets (as nginx). */
-static char *
-set_error_log(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+char *
+pt_core_error_log_target(pt_conf_t *cf, pt_log_t *log)
 {
-    pt_cycle_t     *cycle = cf->cycle;
-    pt_log_t       *log, **tail;
-    pt_open_file_t *file, **fp;
-    pt_str_t        name = cf->args[1];
-    pt_int_t        level = PT_LOG_ERR;
-    pt_uint_t       i;
+    pt_str_t  name = cf->args[1];
+    pt_int_t  level = PT_LOG_ERR;
 
     if (cf->nargs > 3) {
         return "has too many levels: only one is supported";
@@ -298,6 +292,36 @@ set_error_log(pt_conf_t *cf, pt_command_t *cmd, void *conf)
             return PT_CONF_ERROR;
         }
     }
+    log->level = (pt_uint_t) level;
+    log->fd = -1;
+    log->file = NULL;
+
+    if (pt_syslog_is_target(&name)) {
+        return pt_syslog_error_log(cf, log, &name) == PT_OK ? PT_CONF_OK
+                                                             : PT_CONF_ERROR;
+    }
+    if (pt_str_eq_cstr(&name, "stderr")) {
+        log->fd = 2;
+        return PT_CONF_OK;
+    }
+    if (pt_conf_full_name_prefix(cf->pool, &cf->cycle->prefix, &name)
+        != PT_OK)
+    {
+        return PT_CONF_ERROR;
+    }
+    /* one open file per path, shared by every log that names it */
+    log->file = pt_log_open_file(&cf->cycle->open_files, cf->pool, &name);
+    return log->file != NULL ? PT_CONF_OK : PT_CONF_ERROR;
+}
+
+/* error_log FILE|stderr|syslog:... [LEVEL]: the first one replaces the
+ * built-in log, further ones add targets (as nginx). */
+static char *
+set_error_log(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+{
+    pt_cycle_t *cycle = cf->cycle;
+    pt_log_t   *log, **tail;
+
     if (cycle->new_log.level != 0) {
         log = pt_pcalloc(cf->pool, sizeof(pt_log_t));
         if (log == NULL) {
@@ -310,40 +334,7 @@ set_error_log(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     } else {
         log = &cycle->new_log;
     }
-    log->level = (pt_uint_t) level;
-    log->fd = -1;
-
-    if (pt_syslog_is_target(&name)) {
-        return pt_syslog_error_log(cf, log, &name) == PT_OK ? PT_CONF_OK
-                                                             : PT_CONF_ERROR;
-    }
-    if (pt_str_eq_cstr(&name, "stderr")) {
-        log->fd = 2;
-        log->file = NULL;
-        return PT_CONF_OK;
-    }
-
-    if (pt_conf_full_name_prefix(cf->pool, &cycle->prefix, &name) != PT_OK) {
-        return PT_CONF_ERROR;
-    }
-    /* One open file per path, shared by every log that names it. */
-    fp = cycle->open_files.elts;
-    for (i = 0; i < cycle->open_files.nelts; i++) {
-        if (pt_str_eq(&fp[i]->name, &name)) {
-            log->file = fp[i];
-            return PT_CONF_OK;
-        }
-    }
-    file = pt_pcalloc(cf->pool, sizeof(pt_open_file_t));
-    fp = pt_array_push(&cycle->open_files);
-    if (file == NULL || fp == NULL) {
-        return PT_CONF_ERROR;
-    }
-    file->name = name;
-    file->fd = -1;
-    *fp = file;
-    log->file = file;
-    return PT_CONF_OK;
+    return pt_core_error_log_target(cf, log);
 }
 
 static char *

@@ -42,6 +42,11 @@ extern pt_module_t pt_core_module;
 /* The core conf of a cycle (after configuration). */
 pt_core_conf_t *pt_core_conf(pt_cycle_t *cycle);
 
+/* Fill `log` from an error_log directive's arguments (FILE, stderr or
+ * syslog:..., and an optional level): shared by every level that takes
+ * error_log. Returns a setter result. */
+char *pt_core_error_log_target(pt_conf_t *cf, pt_log_t *log);
+
 /* The CPU set for worker `n`, or NULL when no affinity was configured. */
 cpu_set_t *pt_core_cpu_affinity(pt_core_conf_t *ccf, pt_uint_t n);
 

@@ -52,23 +52,14 @@ close_files(pt_cycle_t *cycle)
 static char *
 default_error_log(pt_conf_t *cf, pt_cycle_t *cycle)
 {
-    pt_open_file_t *file, **fp;
-
     cycle->new_log.level = PT_LOG_ERR;
     if (pt_str_eq_cstr(&cycle->error_log, "stderr")) {
         cycle->new_log.fd = STDERR_FILENO;
         return PT_CONF_OK;
     }
-    file = pt_pcalloc(cycle->pool, sizeof(pt_open_file_t));
-    fp = pt_array_push(&cycle->open_files);
-    if (file == NULL || fp == NULL) {
-        return PT_CONF_ERROR;
-    }
-    file->name = cycle->error_log;
-    file->fd = -1;
-    *fp = file;
-    cycle->new_log.file = file;
-    return PT_CONF_OK;
+    cycle->new_log.file = pt_log_open_file(&cycle->open_files, cycle->pool,
+                                           &cycle->error_log);
+    return cycle->new_log.file != NULL ? PT_CONF_OK : PT_CONF_ERROR;
 }
 
 static int

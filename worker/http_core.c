@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/array.h"
+#include "common/core_module.h"
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
@@ -846,60 +847,14 @@ set_error_log(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {
     pt_http_loc_conf_t *lcf = conf;
     pt_log_t           *log;
-    pt_int_t            level = PT_LOG_ERR;
-    pt_open_file_t     *file, **fp;
-    pt_str_t            name = cf->args[1];
-    pt_uint_t           i;
 
-    if (cf->nargs == 3) {
-        level = pt_log_level_parse(&cf->args[2]);
-        if (level < 0) {
-            pt_conf_log_error(PT_LOG_EMERG, cf, 0, "invalid log level \"%.*s\"",
-                              (int) cf->args[2].len, cf->args[2].data);
-            return PT_CONF_ERROR;
-        }
-    } else if (cf->nargs > 3) {
-        return "has too many levels: only one is supported";
-    }
     log = pt_pcalloc(cf->pool, sizeof(pt_log_t));
     if (log == NULL) {
         return PT_CONF_ERROR;
     }
-    log->level = (pt_uint_t) level;
-    log->fd = -1;
     if (lcf->error_log != PT_CONF_UNSET_PTR && lcf->error_log != NULL) {
         log->next = lcf->error_log;
     }
     lcf->error_log = log;
-
-    if (pt_syslog_is_target(&name)) {
-        return pt_syslog_error_log(cf, log, &name) == PT_OK ? PT_CONF_OK
-                                                             : PT_CONF_ERROR;
-    }
-    if (pt_str_eq_cstr(&name, "stderr")) {
-        log->fd = 2;
-        return PT_CONF_OK;
-    }
-    if (pt_conf_full_name_prefix(cf->pool, &cf->cycle->prefix, &name)
-        != PT_OK)
-    {
-        return PT_CONF_ERROR;
-    }
-    fp = cf->cycle->open_files.elts;
-    for (i = 0; i < cf->cycle->open_files.nelts; i++) {
-        if (pt_str_eq(&fp[i]->name, &name)) {
-            log->file = fp[i];
-            return PT_CONF_OK;
-        }
-    }
-    file = pt_pcalloc(cf->pool, sizeof(pt_open_file_t));
-    fp = pt_array_push(&cf->cycle->open_files);
-    if (file == NULL || fp == NULL) {
-        return PT_CONF_ERROR;
-    }
-    file->name = name;
-    file->fd = -1;
-    *fp = file;
-    log->file = file;
-    return PT_CONF_OK;
+    return pt_core_error_log_target(cf, log);
 }

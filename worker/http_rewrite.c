@@ -40,16 +40,12 @@ typedef struct {
 } rewrite_loc_conf_t;
 
 /* Parts of a rewrite replacement. */
-#define PART_LITERAL  0
-#define PART_VAR      1      /* n: variable index */
-#define PART_CAPTURE  2      /* n: capture number */
-#define PART_ARGS     3      /* the "?" that starts the new arguments */
+#define PART_LITERAL  PT_HTTP_PART_LITERAL
+#define PART_VAR      PT_HTTP_PART_VAR
+#define PART_CAPTURE  PT_HTTP_PART_CAPTURE
+#define PART_ARGS     PT_HTTP_PART_USER  /* the "?" starting new arguments */
 
-typedef struct {
-    pt_uint_t   type;
-    pt_uint_t   n;
-    pt_str_t    text;
-} part_t;
+typedef pt_http_script_part_t part_t;
 
 typedef struct {
     pt_http_regex_t  regex;
@@ -172,81 +168,6 @@ is_url(const pt_str_t *v)
 /* ------------------------------------------------------------------ */
 /* rewrite: compilation                                                */
 
-static int
-name_char(u_char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9') || c == '_';
-}
-
-static int
-add_part(pt_array_t *parts, pt_uint_t type, pt_uint_t n, u_char *text,
-         size_t len)
-{
-    part_t *p;
-
-    if (type == PART_LITERAL && len == 0) {
-        return PT_OK;
-    }
-    p = pt_array_push(parts);
-    if (p == NULL) {
-        return PT_ERROR;
-    }
-    p->type = type;
-    p->n = n;
-    p->text.data = text;
-    p->text.len = len;
-    return PT_OK;
-}
-
-/* The "$..." at v->data[*pos] (just after the "$"): "$1".."$9", "$name"
- * or "${name}"; the same syntax and messages as complex values. */
-static int
-compile_dollar(pt_conf_t *cf, pt_str_t *v, size_t *pos, pt_array_t *parts)
-{
-    size_t    i = *pos;
-    int       bracket = 0;
-    pt_str_t  name;
-    pt_int_t  index;
-
-    if (i < v->len && v->data[i] >= '1' && v->data[i] <= '9') {
-        *pos = i + 1;
-        return add_part(parts, PART_CAPTURE, v->data[i] - '0', NULL, 0);
-    }
-    if (i < v->len && v->data[i] == '{') {
-        bracket = 1;
-        i++;
-    }
-    name.data = v->data + i;
-    for (name.len = 0; i < v->len; i++, name.len++) {
-        if (bracket && v->data[i] == '}') {
-            i++;
-            bracket = 0;
-            break;
-        }
-        if (!name_char(v->data[i])) {
-            break;
-        }
-    }
-    if (bracket) {
-        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "the closing bracket in "
-                          "\"%.*s\" variable is missing", (int) name.len,
-                          name.data);
-        return PT_ERROR;
-    }
-    if (name.len == 0) {
-        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "invalid variable name in "
-                          "\"%.*s\"", (int) v->len, v->data);
-        return PT_ERROR;
-    }
-    index = pt_http_get_variable_index(cf, &name);
-    if (index == PT_ERROR) {
-        return PT_ERROR;
-    }
-    *pos = i;
-    return add_part(parts, PART_VAR, (pt_uint_t) index, NULL, 0);
-}
-
 /* Split the replacement into parts. The first "?" of its text starts the
  * new arguments, unless the rewrite is a redirect (then it is text, but
  * still means the old arguments are joined with "&"). */
@@ -265,9 +186,9 @@ compile_replacement(pt_conf_t *cf, rewrite_t *rw, pt_str_t *v)
             rw->args = 1;
             if (args_part) {
                 args_part = 0;
-                if (add_part(&parts, PART_LITERAL, 0, v->data + lit, i - lit)
+                if (pt_http_script_add_part(&parts, PART_LITERAL, 0, v->data + lit, i - lit)
                     != PT_OK
-                    || add_part(&parts, PART_ARGS, 0, NULL, 0) != PT_OK)
+                    || pt_http_script_add_part(&parts, PART_ARGS, 0, NULL, 0) != PT_OK)
                 {
                     return PT_ERROR;
                 }
@@ -280,18 +201,18 @@ compile_replacement(pt_conf_t *cf, rewrite_t *rw, pt_str_t *v)
             i++;
             continue;
         }
-        if (add_part(&parts, PART_LITERAL, 0, v->data + lit, i - lit)
+        if (pt_http_script_add_part(&parts, PART_LITERAL, 0, v->data + lit, i - lit)
             != PT_OK)
         {
             return PT_ERROR;
         }
         i++;
-        if (compile_dollar(cf, v, &i, &parts) != PT_OK) {
+        if (pt_http_script_compile_variable(cf, v, &i, &parts) != PT_OK) {
             return PT_ERROR;
         }
         lit = i;
     }
-    if (add_part(&parts, PART_LITERAL, 0, v->data + lit, i - lit) != PT_OK) {
+    if (pt_http_script_add_part(&parts, PART_LITERAL, 0, v->data + lit, i - lit) != PT_OK) {
         return PT_ERROR;
     }
     rw->parts = parts.elts;

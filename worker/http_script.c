@@ -15,15 +15,11 @@
 #include "http_script.h"
 #include "http_variables.h"
 
-#define PART_LITERAL  0
-#define PART_VAR      1   /* n: variable index */
-#define PART_CAPTURE  2   /* n: capture number */
+#define PART_LITERAL  PT_HTTP_PART_LITERAL
+#define PART_VAR      PT_HTTP_PART_VAR
+#define PART_CAPTURE  PT_HTTP_PART_CAPTURE
 
-typedef struct {
-    pt_uint_t  type;
-    pt_uint_t  n;
-    pt_str_t   text;      /* PART_LITERAL: a slice of cv->value */
-} script_part_t;
+typedef pt_http_script_part_t script_part_t;
 
 /* ------------------------------------------------------------------ */
 /* Compilation                                                         */
@@ -35,8 +31,8 @@ name_char(u_char c)
            || (c >= '0' && c <= '9') || c == '_';
 }
 
-static int
-add_part(pt_array_t *parts, pt_uint_t type, pt_uint_t n, u_char *text,
+int
+pt_http_script_add_part(pt_array_t *parts, pt_uint_t type, pt_uint_t n, u_char *text,
          size_t len)
 {
     script_part_t *p;
@@ -56,8 +52,8 @@ add_part(pt_array_t *parts, pt_uint_t type, pt_uint_t n, u_char *text,
 }
 
 /* Parse the variable after the '$' at value->data[*pos - 1] and add it. */
-static int
-compile_variable(pt_conf_t *cf, pt_str_t *value, size_t *pos,
+int
+pt_http_script_compile_variable(pt_conf_t *cf, pt_str_t *value, size_t *pos,
                  pt_array_t *parts)
 {
     size_t     i = *pos;
@@ -67,7 +63,7 @@ compile_variable(pt_conf_t *cf, pt_str_t *value, size_t *pos,
 
     if (i < value->len && value->data[i] >= '1' && value->data[i] <= '9') {
         *pos = i + 1;
-        return add_part(parts, PART_CAPTURE, value->data[i] - '0', NULL, 0);
+        return pt_http_script_add_part(parts, PART_CAPTURE, value->data[i] - '0', NULL, 0);
     }
     if (i < value->len && value->data[i] == '{') {
         bracket = 1;
@@ -102,7 +98,7 @@ compile_variable(pt_conf_t *cf, pt_str_t *value, size_t *pos,
         return PT_ERROR;
     }
     *pos = i;
-    return add_part(parts, PART_VAR, (pt_uint_t) index, NULL, 0);
+    return pt_http_script_add_part(parts, PART_VAR, (pt_uint_t) index, NULL, 0);
 }
 
 int
@@ -127,18 +123,18 @@ pt_http_compile_complex_value(pt_conf_t *cf, pt_str_t *value,
             i++;
             continue;
         }
-        if (add_part(&parts, PART_LITERAL, 0, value->data + lit, i - lit)
+        if (pt_http_script_add_part(&parts, PART_LITERAL, 0, value->data + lit, i - lit)
             != PT_OK)
         {
             return PT_ERROR;
         }
         i++;
-        if (compile_variable(cf, value, &i, &parts) != PT_OK) {
+        if (pt_http_script_compile_variable(cf, value, &i, &parts) != PT_OK) {
             return PT_ERROR;
         }
         lit = i;
     }
-    if (add_part(&parts, PART_LITERAL, 0, value->data + lit, i - lit)
+    if (pt_http_script_add_part(&parts, PART_LITERAL, 0, value->data + lit, i - lit)
         != PT_OK)
     {
         return PT_ERROR;

@@ -61,4 +61,26 @@ size_t pt_http_escape(u_char *dst, const u_char *src, size_t n,
 int pt_http_arg(pt_http_request_t *r, const u_char *name, size_t len,
                 pt_str_t *value);
 
+/* The compiled form of a value: literal slices, variable indexes and
+ * capture numbers, in order. Rewrite replacements use it too, with part
+ * types of their own from PT_HTTP_PART_USER on. */
+#define PT_HTTP_PART_LITERAL  0
+#define PT_HTTP_PART_VAR      1   /* n: variable index */
+#define PT_HTTP_PART_CAPTURE  2   /* n: capture number */
+#define PT_HTTP_PART_USER     3
+
+typedef struct {
+    pt_uint_t  type;
+    pt_uint_t  n;
+    pt_str_t   text;      /* PT_HTTP_PART_LITERAL: a slice of the value */
+} pt_http_script_part_t;
+
+/* Append a part (an empty literal is skipped). PT_OK or PT_ERROR. */
+int pt_http_script_add_part(pt_array_t *parts, pt_uint_t type, pt_uint_t n,
+                            u_char *text, size_t len);
+/* Compile the "$1".."$9", "$name" or "${name}" just after the '$' at
+ * value->data[*pos - 1], advancing *pos; nginx's messages on errors. */
+int pt_http_script_compile_variable(pt_conf_t *cf, pt_str_t *value,
+                                    size_t *pos, pt_array_t *parts);
+
 #endif /* PT_HTTP_SCRIPT_H */
