@@ -37,8 +37,10 @@ pt_pool_create(size_t size, pt_log_t *log)
 {
     pt_pool_t *p;
 
-    if (size < sizeof(pt_pool_t) + 256) {
-        size = sizeof(pt_pool_t) + 256;
+    /* small pools are fine (an idle connection's is one of them): a
+     * request that does not fit grows the pool by another block */
+    if (size < sizeof(pt_pool_t) + 64) {
+        size = sizeof(pt_pool_t) + 64;
     }
 
     p = malloc(size);
@@ -146,11 +148,21 @@ alloc_large(pt_pool_t *pool, size_t size)
 {
     pool_large_t *l;
     void         *m;
+    pt_uint_t     n;
 
     m = malloc(size);
     if (m == NULL) {
         pt_log_error(PT_LOG_EMERG, pool->log, 0, "malloc(%zu) failed", size);
         return NULL;
+    }
+
+    /* a slot freed by pt_pfree is reused (a keep-alive connection
+     * allocates and frees its read buffer once per request) */
+    for (l = pool->large, n = 0; l != NULL && n < 4; l = l->next, n++) {
+        if (l->alloc == NULL) {
+            l->alloc = m;
+            return m;
+        }
     }
 
     l = pt_palloc(pool, sizeof(pool_large_t));

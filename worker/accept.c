@@ -245,12 +245,12 @@ peer_text(pt_connection_t *c)
         return PT_ERROR;
     }
 
-    switch (c->sockaddr.ss_family) {
+    switch (c->sockaddr->ss_family) {
     case AF_INET:
-        addr = &((struct sockaddr_in *) &c->sockaddr)->sin_addr;
+        addr = &((struct sockaddr_in *) c->sockaddr)->sin_addr;
         break;
     case AF_INET6:
-        addr = &((struct sockaddr_in6 *) &c->sockaddr)->sin6_addr;
+        addr = &((struct sockaddr_in6 *) c->sockaddr)->sin6_addr;
         break;
     case AF_UNIX:
         memcpy(p, "unix:", sizeof("unix:"));
@@ -263,7 +263,7 @@ peer_text(pt_connection_t *c)
         return PT_OK;
     }
 
-    if (inet_ntop(c->sockaddr.ss_family, addr, (char *) p, size) == NULL) {
+    if (inet_ntop(c->sockaddr->ss_family, addr, (char *) p, size) == NULL) {
         return PT_ERROR;
     }
     c->addr_text.len = strlen((char *) p);
@@ -293,7 +293,12 @@ init_connection(pt_listening_t *ls, int fd, struct sockaddr_storage *sa,
         return;
     }
 
-    memcpy(&c->sockaddr, sa, len);
+    c->sockaddr = pt_pnalloc(c->pool, len);
+    if (c->sockaddr == NULL) {
+        pt_conn_close(c);
+        return;
+    }
+    memcpy(c->sockaddr, sa, len);
     c->socklen = len;
     c->listening = ls;
 

@@ -8,7 +8,7 @@
 #include "common/pt_types.h"
 
 /* Pool size of each accepted connection. */
-#define PT_CONNECTION_POOL_SIZE 512
+#define PT_CONNECTION_POOL_SIZE 224
 /* How long accepting stops when no connection slot or fd is left. */
 #define PT_ACCEPT_PAUSE 100
 

@@ -29,6 +29,8 @@ static pt_queue_t       idle_queue = { &idle_queue, &idle_queue };
 static pt_uint_t        idle_n;
 static time_t           last_shortage_alert = -1;
 
+static void init_event(pt_event_t *ev, pt_connection_t *c, pt_log_t *log);
+
 int
 pt_conn_table_init(pt_uint_t n, pt_log_t *log)
 {
@@ -47,8 +49,14 @@ pt_conn_table_init(pt_uint_t n, pt_log_t *log)
         return PT_ERROR;
     }
 
+    /* Every slot and its events are set up now, as nginx does: the table
+     * is resident from the start and a new connection costs only its
+     * pool, not fresh pages of the table. */
     free_list = NULL;
     for (i = n; i-- > 0;) {
+        init_event(&read_events[i], &pt_conn_slots[i], log);
+        init_event(&write_events[i], &pt_conn_slots[i], log);
+        write_events[i].write = 1;
         pt_conn_slots[i].read = &read_events[i];
         pt_conn_slots[i].write = &write_events[i];
         pt_conn_slots[i].fd = -1;

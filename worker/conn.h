@@ -43,7 +43,9 @@ struct pt_connection_s {
     void                    *tls;        /* TLS state, owned by worker/tls */
 
     pt_listening_t          *listening;  /* NULL for upstream connections */
-    struct sockaddr_storage  sockaddr;   /* peer */
+    struct sockaddr_storage *sockaddr;   /* peer: socklen bytes in the
+                                            pool (an idle connection pays
+                                            for 16, not 128) */
     socklen_t                socklen;
     pt_str_t                 addr_text;  /* peer address without port */
 

@@ -189,7 +189,7 @@ static int
 access_handler(pt_http_request_t *r)
 {
     access_loc_conf_t   *alcf;
-    struct sockaddr     *sa = (struct sockaddr *) &r->connection->sockaddr;
+    struct sockaddr     *sa = (struct sockaddr *) r->connection->sockaddr;
     struct sockaddr_in6 *sin6;
     uint32_t             v4;
 

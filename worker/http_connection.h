@@ -12,8 +12,10 @@
 
 typedef struct {
     pt_http_addr_t     *addr;          /* listen address: its servers */
-    pt_log_t           *log;           /* the connection's log: the
-                                          server's, with request context */
+    pt_log_t           *log;           /* the connection's log (the
+                                          default server's) */
+    pt_log_t           *request_log;   /* the current request's copy of
+                                          it, with context; in r->pool */
     pt_msec_t           start_msec;    /* accepted at (keepalive_time) */
     pt_http_request_t  *request;       /* current request, or NULL */
     pt_msec_t           keepalive_min; /* grace when the worker stops */

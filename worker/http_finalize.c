@@ -160,7 +160,8 @@ pt_http_free_request(pt_http_request_t *r)
     if (hc->request == r) {
         hc->request = NULL;
     }
-    c->log = hc->log;    /* a location's log copy lives in r->pool */
+    c->log = hc->log;    /* the request's log copies live in r->pool */
+    hc->request_log = NULL;
     pt_pool_destroy(r->pool);
 }
 
@@ -252,7 +253,7 @@ set_nodelay(pt_connection_t *c, pt_http_loc_conf_t *clcf)
     int on = 1;
 
     if (!clcf->tcp_nodelay || c->tcp_nodelay
-        || c->sockaddr.ss_family == AF_UNIX)
+        || c->sockaddr->ss_family == AF_UNIX)
     {
         return;
     }

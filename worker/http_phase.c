@@ -341,9 +341,9 @@ pt_http_update_location_config(pt_http_request_t *r)
             c->log = l;
         }
     } else if (c->data != NULL
-               && ((pt_http_connection_t *) c->data)->log != NULL)
+               && ((pt_http_connection_t *) c->data)->request_log != NULL)
     {
-        c->log = ((pt_http_connection_t *) c->data)->log;
+        c->log = ((pt_http_connection_t *) c->data)->request_log;
     }
     r->limit_rate = clcf->limit_rate;
 }

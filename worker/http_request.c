@@ -141,12 +141,9 @@ pt_http_init_connection(pt_connection_t *c)
     hc->addr = pt_http_listen_local_addr(c, c->listening->servers);
     hc->start_msec = pt_current_msec;
     c->data = hc;
-    hc->log = pt_http_log_with_context(c->pool, c->log, c);
-    if (hc->log == NULL) {
-        pt_conn_close(c);
-        return;
-    }
-    c->log = hc->log;
+    /* the request's copy of it adds the context: an idle connection
+     * keeps no log of its own */
+    hc->log = c->log;
     c->read->handler = pt_http_wait_request_handler;
     c->write->handler = pt_event_empty_handler;
 
@@ -225,6 +222,11 @@ create_request(pt_connection_t *c)
         goto failed;
     }
     pt_http_parse_init(&r->parse);
+    hc->request_log = pt_http_log_with_context(pool, hc->log, c);
+    if (hc->request_log == NULL) {
+        goto failed;
+    }
+    c->log = hc->request_log;
     hc->request = r;
     c->requests++;
     return r;

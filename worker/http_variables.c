@@ -910,20 +910,20 @@ var_remote_addr(pt_http_request_t *r, pt_http_variable_value_t *v,
         return value_set(v, c->addr_text.data, c->addr_text.len);
     }
     /* no text made at accept: the address without the port */
-    if (c->sockaddr.ss_family == AF_INET) {
-        if (inet_ntop(AF_INET, &((struct sockaddr_in *) &c->sockaddr)
+    if (c->sockaddr->ss_family == AF_INET) {
+        if (inet_ntop(AF_INET, &((struct sockaddr_in *) c->sockaddr)
                           ->sin_addr, text, sizeof(text)) == NULL)
         {
             return PT_ERROR;
         }
-    } else if (c->sockaddr.ss_family == AF_INET6) {
-        if (inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &c->sockaddr)
+    } else if (c->sockaddr->ss_family == AF_INET6) {
+        if (inet_ntop(AF_INET6, &((struct sockaddr_in6 *) c->sockaddr)
                           ->sin6_addr, text, sizeof(text)) == NULL)
         {
             return PT_ERROR;
         }
     } else {
-        n = pt_inet_text((struct sockaddr *) &c->sockaddr, c->socklen, text,
+        n = pt_inet_text((struct sockaddr *) c->sockaddr, c->socklen, text,
                          sizeof(text));
         return value_copy(r, v, (u_char *) text, n);
     }
@@ -934,7 +934,7 @@ static int
 var_binary_remote_addr(pt_http_request_t *r, pt_http_variable_value_t *v,
                        uintptr_t data)
 {
-    struct sockaddr_storage *ss = &r->connection->sockaddr;
+    struct sockaddr_storage *ss = r->connection->sockaddr;
 
     switch (ss->ss_family) {
     case AF_INET6:
@@ -965,7 +965,7 @@ static int
 var_remote_port(pt_http_request_t *r, pt_http_variable_value_t *v,
                 uintptr_t data)
 {
-    int port = sockaddr_port(&r->connection->sockaddr);
+    int port = sockaddr_port(r->connection->sockaddr);
 
     if (port == 0) {
         return value_set(v, (u_char *) "", 0);

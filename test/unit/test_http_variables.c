@@ -47,6 +47,7 @@ static void                     *loc_conf[NMODULES];
 static pt_http_core_main_conf_t *cmcf;
 static pt_http_srv_conf_t        cscf;
 static pt_http_loc_conf_t        clcf;
+static struct sockaddr_storage peer;
 static pt_connection_t           conn;
 static pt_listening_t            ls;
 static pt_http_request_t        *r;
@@ -198,7 +199,8 @@ setup(void)
     conn.fd = -1;
     conn.log = &log_;
     conn.pool = pool;
-    sin = (struct sockaddr_in *) &conn.sockaddr;
+    conn.sockaddr = &peer;
+    sin = (struct sockaddr_in *) conn.sockaddr;
     sin->sin_family = AF_INET;
     sin->sin_port = htons(54321);
     inet_pton(AF_INET, "10.0.0.7", &sin->sin_addr);
@@ -556,8 +558,8 @@ START_TEST(remote_addr_vars)
     ck_assert_int_eq(v->len, 4);
     ck_assert_int_eq(memcmp(v->data, "\x0a\x00\x00\x07", 4), 0);
 
-    memset(&conn.sockaddr, 0, sizeof(conn.sockaddr));
-    sin6 = (struct sockaddr_in6 *) &conn.sockaddr;
+    memset(conn.sockaddr, 0, sizeof(*conn.sockaddr));
+    sin6 = (struct sockaddr_in6 *) conn.sockaddr;
     sin6->sin6_family = AF_INET6;
     sin6->sin6_port = htons(443);
     inet_pton(AF_INET6, "2001:db8::1", &sin6->sin6_addr);
