@@ -92,6 +92,12 @@ fuzz: $(addprefix objs/fuzz/fuzz_,$(FUZZ_NAMES))
 	        objs/fuzz/$$n.log | tr '\n' ' '; echo; \
 	done
 
+# Side-by-side benchmark against nginx and HAProxy (scripts/BENCH.md): the
+# full run by default (about 15 minutes); BENCH_ARGS=--quick for a smoke run.
+.PHONY: bench
+bench: objs/portico
+	$(Q)python3 scripts/bench $(BENCH_ARGS)
+
 run: objs/portico
 	$(Q)mkdir -p objs/run/logs
 	$(Q)objs/portico -p $(CURDIR)/objs/run/ -c $(CURDIR)/conf/portico.conf \
