@@ -66,18 +66,36 @@ test-slow: objs/portico $(UNIT_BIN)
 # run FUZZ_SECONDS over objs/fuzz/corpus-<name>, a copy of the seeds in
 # test/fuzz/corpus/<name> (the committed corpus is never written). Any
 # crash fails the target; its input is saved as objs/fuzz/crash-<name>-*.
+# Each harness links only the sources it lists in FUZZ_SRC_<name> (plus
+# FUZZ_LIBS_<name>, FUZZ_LDFLAGS_<name>), built with the sanitizers.
 FUZZ_SECONDS ?= 10
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -I. -Iobjs
 FUZZ_NAMES   := $(patsubst test/fuzz/fuzz_%.c,%,$(sort $(wildcard test/fuzz/fuzz_*.c)))
-FUZZ_SRC     := worker/http_parse.c
+FUZZ_HDRS    := $(wildcard common/*.h worker/*.h test/fuzz/*.h) objs/pt_auto.h
+FUZZ_SRC_LOG := common/log.c common/time.c common/str.c common/pool.c \
+                common/array.c
 
-objs/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/http_parse_driver.h \
-                  $(FUZZ_SRC) worker/http_parse.h
-	@mkdir -p $(dir $@)
-	@echo "  FUZZCC $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC)
+FUZZ_SRC_http_parse := worker/http_parse.c
+FUZZ_SRC_chunked    := worker/http_parse.c
+FUZZ_SRC_conf       := common/conf.c $(FUZZ_SRC_LOG)
+# includes reach only the harness's sandbox directory
+FUZZ_LDFLAGS_conf   := -Wl,--wrap=open -Wl,--wrap=glob
+FUZZ_SRC_range      := worker/http_range.c $(FUZZ_SRC_LOG)
+FUZZ_SRC_headers    := worker/http_cond.c common/http_time.c \
+                       worker/http_server_name.c common/regex.c \
+                       $(FUZZ_SRC_LOG)
+FUZZ_LIBS_headers   := -lpcre2-8
+
+define FUZZ_RULE
+objs/fuzz/fuzz_$(1): test/fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(FUZZ_HDRS)
+	@mkdir -p $$(dir $$@)
+	@echo "  FUZZCC $$@"
+	$$(Q)$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_LDFLAGS_$(1)) -o $$@ $$< \
+	    $$(FUZZ_SRC_$(1)) $$(FUZZ_LIBS_$(1))
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(n))))
 
 fuzz: $(addprefix objs/fuzz/fuzz_,$(FUZZ_NAMES))
 	$(Q)set -e; for n in $(FUZZ_NAMES); do \

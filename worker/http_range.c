@@ -200,6 +200,8 @@ pt_http_range_content_range(pt_pool_t *pool, const pt_http_range_t *r,
 }
 
 /* "\r\n--B\r\n[Content-Type: T[; charset=C]\r\n]Content-Range: bytes " */
+#define PT_OFF_T_MAX ((off_t) INT64_MAX)
+
 static int
 part_prefix(pt_pool_t *pool, const char *boundary, const pt_str_t *type,
             const pt_str_t *charset, pt_str_t *out)
@@ -207,8 +209,9 @@ part_prefix(pt_pool_t *pool, const char *boundary, const pt_str_t *type,
     size_t  size;
     u_char *p;
 
+    /* sizeof counts one NUL: room for the one stpcpy writes at the end */
     size = sizeof("\r\n--\r\nContent-Type: ; charset=\r\n"
-                  "Content-Range: bytes ") - 1
+                  "Content-Range: bytes ")
            + PT_HTTP_RANGE_BOUNDARY_LEN + type->len
            + (charset != NULL ? charset->len : 0);
 
@@ -260,10 +263,11 @@ pt_http_range_multipart(pt_pool_t *pool, const pt_array_t *ranges,
     }
 
     mp->headers = pt_palloc(pool, ranges->nelts * sizeof(pt_str_t));
+    /* + 1: the NUL the last stpcpy writes */
     p = pt_pnalloc(pool, sizeof("multipart/byteranges; boundary=") - 1
                          + PT_HTTP_RANGE_BOUNDARY_LEN
                          + sizeof("\r\n----\r\n") - 1
-                         + PT_HTTP_RANGE_BOUNDARY_LEN);
+                         + PT_HTTP_RANGE_BOUNDARY_LEN + 1);
     if (mp->headers == NULL || p == NULL) {
         return PT_ERROR;
     }
@@ -295,6 +299,13 @@ pt_http_range_multipart(pt_pool_t *pool, const pt_array_t *ranges,
                                 "%" PRId64 "-%" PRId64 "/%" PRId64 "\r\n\r\n",
                                 (int64_t) r[i].start, (int64_t) (r[i].end - 1),
                                 (int64_t) len);
+        /* a length near the off_t limit cannot be described (no real
+         * file is that large): refuse instead of overflowing */
+        if ((off_t) mp->headers[i].len + (r[i].end - r[i].start)
+            > PT_OFF_T_MAX - total)
+        {
+            return PT_ERROR;
+        }
         total += (off_t) mp->headers[i].len + (r[i].end - r[i].start);
     }
 
