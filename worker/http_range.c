@@ -301,8 +301,9 @@ pt_http_range_multipart(pt_pool_t *pool, const pt_array_t *ranges,
                                 (int64_t) len);
         /* a length near the off_t limit cannot be described (no real
          * file is that large): refuse instead of overflowing */
-        if ((off_t) mp->headers[i].len + (r[i].end - r[i].start)
-            > PT_OFF_T_MAX - total)
+        if ((off_t) mp->headers[i].len > PT_OFF_T_MAX - total
+            || r[i].end - r[i].start
+               > PT_OFF_T_MAX - total - (off_t) mp->headers[i].len)
         {
             return PT_ERROR;
         }

@@ -469,7 +469,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "file rc %d, -g rc %d\n", rc, rc2);
         fail("-g text", "parses differently");
     }
-    if (rc2 == PT_OK && !same_tree(tree, tree2, 1, BUF_NAME, PT_CONF_CMDLINE)) {
+    if (rc2 == PT_OK
+        && !same_tree(tree, tree2, 1, BUF_NAME, PT_CONF_CMDLINE))
+    {
         fail("-g text", "different tree");
     }
 
