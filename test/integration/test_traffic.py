@@ -199,11 +199,15 @@ class ConnectionLimit(PorticoTestCase):
         inst = self.portico(workers=1, worker_connections=4)
         master = inst.start()
         worker = workers_of(master)[0]
-        # busy (a request half sent), so not reusable
-        idle = [socket.create_connection(("127.0.0.1", inst.port), timeout=5)
-                for _ in range(4)]
-        for s in idle:
+        # busy (a request half sent and read by the worker), so not
+        # reusable: each is taken only once the worker has read its bytes
+        idle = []
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", inst.port), timeout=5)
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            idle.append(s)
+            wait_for(lambda: server_has_read(inst.port, s.getsockname()[1]),
+                     "the worker to read the half request", diag=inst.diag)
         waiting = None
         try:
             waiting = socket.create_connection(("127.0.0.1", inst.port),
@@ -221,6 +225,19 @@ class ConnectionLimit(PorticoTestCase):
             if waiting is not None:
                 waiting.close()
         self.assertTrue(alive(master))
+
+
+def server_has_read(port, client_port):
+    """Whether the server side of the loopback connection from client_port
+    has an empty receive queue (/proc/net/tcp): the worker read it all."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if (int(local.split(":")[1], 16) == port
+                    and int(remote.split(":")[1], 16) == client_port):
+                return int(fields[4].split(":")[1], 16) == 0
+    return False
 
 
 class GracefulQuit(PorticoTestCase):
