@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <dirent.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,58 @@ START_TEST(chunked_body_is_dechunked)
 }
 END_TEST
 
+/* client_body_timeout: the request ends with 408 logged and nothing
+ * sent, and the connection is closed. */
+START_TEST(body_timeout_closes_without_a_response)
+{
+    static pt_http_core_main_conf_t cmcf;
+    static pt_http_connection_t     hc;
+    static void                    *main_conf[8];
+    char                            logpath[128], text[4096], buf[64];
+    pt_uint_t                       i;
+    ssize_t                         n;
+    int                             rounds;
+
+    /* what the finalizer reads: the log phase, the connection's state */
+    memset(&cmcf, 0, sizeof(cmcf));
+    for (i = 0; i < PT_HTTP_PHASES; i++) {
+        ck_assert_int_eq(pt_array_init(&cmcf.phases[i], pool, 1,
+                                       sizeof(pt_http_handler_pt)), PT_OK);
+    }
+    main_conf[2] = &cmcf;
+    snprintf(logpath, sizeof(logpath), "%s.log", tmpdir);
+    log_.fd = open(logpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    log_.level = PT_LOG_INFO;
+    memset(&hc, 0, sizeof(hc));
+    hc.log = &log_;
+    c->data = &hc;
+
+    /* the request owns a pool of its own: the finalizer destroys it */
+    r->pool = pt_pool_create(4096, &log_);
+    r->main_conf = main_conf;
+    hc.request = r;
+    clcf.client_body_timeout = 100;
+    r->headers_in.content_length_n = 50;
+
+    ck_assert_int_eq(pt_http_read_client_request_body(r, body_done),
+                     PT_AGAIN);
+    ck_assert_int_eq(write(fds[1], "partial", 7), 7);
+    for (rounds = 0; rounds < 200 && c->fd != -1; rounds++) {
+        (void) pt_event_process(pt_timer_find());
+    }
+    ck_assert_int_eq(c->fd, -1);          /* closed */
+    ck_assert_int_eq(done, 0);            /* the handler never ran */
+    n = read(fds[1], buf, sizeof(buf));
+    ck_assert_int_eq(n, 0);               /* nothing was sent: EOF */
+    n = pread(log_.fd, text, sizeof(text) - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    ck_assert_ptr_nonnull(strstr(text, "client timed out"));
+    close(log_.fd);
+    log_.fd = -1;
+    unlink(logpath);
+}
+END_TEST
+
 START_TEST(body_already_with_the_head)
 {
     static const char body[] = "0123456789";
@@ -233,6 +286,7 @@ pt_test_suite(void)
     tcase_add_test(tc, large_body_goes_to_an_unlinked_temp_file);
     tcase_add_test(tc, chunked_body_is_dechunked);
     tcase_add_test(tc, body_already_with_the_head);
+    tcase_add_test(tc, body_timeout_closes_without_a_response);
     suite_add_tcase(s, tc);
     return s;
 }
