@@ -19,6 +19,7 @@
 #include "common/pool.h"
 #include "common/proctitle.h"
 #include "common/time.h"
+#include "common/version.h"
 #include "cycle.h"
 #include "listen.h"
 #include "process.h"
@@ -26,7 +27,6 @@
 #include "upgrade.h"
 #include "worker/worker.h"
 
-#define PORTICO_VERSION "0.1.0"
 
 typedef struct {
     int          show_help, show_version, show_configure;

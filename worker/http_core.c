@@ -373,11 +373,6 @@ add_temp_path(pt_conf_t *cf, pt_str_t *path)
     return PT_CONF_OK;
 }
 
-typedef struct {
-    pt_str_t  ext;
-    pt_str_t  type;
-} type_entry_t;
-
 /* nginx's types when no "types" block is given anywhere: html, gif, jpg
  * (one array per http block, shared by its locations). */
 static pt_array_t *
@@ -388,14 +383,14 @@ default_types(pt_conf_t *cf)
         { "jpg", "image/jpeg" },
     };
     pt_http_core_main_conf_t *cmcf;
-    type_entry_t             *t;
+    pt_http_type_t             *t;
     size_t                    i;
 
     cmcf = pt_http_conf_get_module_main_conf(cf, pt_http_core_module);
     if (cmcf->default_types != NULL) {
         return cmcf->default_types;
     }
-    cmcf->default_types = pt_array_create(cf->pool, 3, sizeof(type_entry_t));
+    cmcf->default_types = pt_array_create(cf->pool, 3, sizeof(pt_http_type_t));
     if (cmcf->default_types == NULL) {
         return NULL;
     }
@@ -617,11 +612,11 @@ set_types(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {
     pt_http_loc_conf_t *lcf = conf;
     pt_conf_node_t     *n;
-    type_entry_t       *t, *e;
+    pt_http_type_t       *t, *e;
     pt_uint_t           i, j;
 
     if (lcf->types == PT_CONF_UNSET_PTR || lcf->types == NULL) {
-        lcf->types = pt_array_create(cf->pool, 64, sizeof(type_entry_t));
+        lcf->types = pt_array_create(cf->pool, 64, sizeof(pt_http_type_t));
         if (lcf->types == NULL) {
             return PT_CONF_ERROR;
         }

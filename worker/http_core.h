@@ -114,6 +114,12 @@ typedef struct {
     unsigned         test_dir:1;       /* ends with "/" */
 } pt_http_try_file_t;
 
+/* One extension of a "types" block: what Content-Type it maps to. */
+typedef struct {
+    pt_str_t         ext;
+    pt_str_t         type;
+} pt_http_type_t;
+
 struct pt_http_loc_conf_s {
     pt_str_t         name;             /* location's URI or @name; "" for
                                           the server level */
@@ -139,7 +145,7 @@ struct pt_http_loc_conf_s {
     void            *root_values;      /* pt_http_complex_value_t *, when
                                           root/alias has variables */
     pt_str_t         default_type;
-    pt_array_t      *types;            /* {pt_str_t ext; pt_str_t type} */
+    pt_array_t      *types;            /* pt_http_type_t */
 
     off_t            client_max_body_size;
     size_t           client_body_buffer_size;

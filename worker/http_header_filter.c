@@ -14,13 +14,13 @@
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/time.h"
+#include "common/version.h"
 #include "conn.h"
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_request.h"
 #include "worker.h"
 
-#define PORTICO_VERSION "0.1.0"
 
 pt_http_output_header_filter_pt pt_http_top_header_filter;
 pt_http_output_body_filter_pt   pt_http_top_body_filter;
@@ -507,7 +507,7 @@ int
 pt_http_set_content_type(pt_http_request_t *r)
 {
     pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
-    struct { pt_str_t ext; pt_str_t type; } *t;
+    pt_http_type_t     *t;
     pt_uint_t           i;
 
     if (r->headers_out.content_type.len > 0) {

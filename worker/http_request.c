@@ -161,13 +161,10 @@ pt_http_init_connection(pt_connection_t *c)
 void
 pt_http_release_buffer(pt_connection_t *c)
 {
-    pt_http_connection_t *hc = c->data;
-
     if (c->buffer != NULL && c->buffer->pos == c->buffer->last) {
         (void) pt_pfree(c->pool, c->buffer->start);
         c->buffer = NULL;
     }
-    (void) hc;
 }
 
 static pt_http_request_t *

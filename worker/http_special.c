@@ -9,12 +9,12 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "common/version.h"
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_request.h"
 #include "http_script.h"
 
-#define PORTICO_VERSION "0.1.0"
 
 /* Titles of the built-in pages where the status line would mislead, or
  * where nginx words them otherwise. */

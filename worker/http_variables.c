@@ -26,16 +26,13 @@
 #include "common/regex.h"
 #include "common/str.h"
 #include "common/time.h"
+#include "common/version.h"
 #include "conn.h"
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_request.h"
 #include "http_script.h"
 #include "http_variables.h"
-
-#ifndef PORTICO_VERSION
-#define PORTICO_VERSION "0.1.0"
-#endif
 
 /* ------------------------------------------------------------------ */
 /* Configuration time                                                  */
