@@ -326,12 +326,11 @@ pt_http_location_block(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     clcf->named = loc->named;
     clcf->regex_location = loc->regex;
     if (loc->regex) {
-        /* compiled once more through the variables module: it defines the
+        /* the variables module adopts the compiled regex: it defines the
          * named captures and counts captures for r->captures */
         clcf->regex = pt_pcalloc(cf->pool, sizeof(pt_http_regex_t));
         if (clcf->regex == NULL
-            || pt_http_regex_compile(cf, clcf->regex, &loc->re->pattern,
-                                     loc->caseless) != PT_OK)
+            || pt_http_regex_adopt(cf, clcf->regex, loc->re) != PT_OK)
         {
             return PT_CONF_ERROR;
         }

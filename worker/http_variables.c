@@ -422,26 +422,38 @@ int
 pt_http_regex_compile(pt_conf_t *cf, pt_http_regex_t *re, pt_str_t *pattern,
                       int caseless)
 {
-    pt_http_core_main_conf_t  *cmcf;
-    pt_http_variable_t        *v;
-    pt_int_t                   index;
-    pt_uint_t                  i;
-    u_char                     err[PT_MAX_ERROR_STR];
+    pt_regex_t  *regex;
+    u_char       err[PT_MAX_ERROR_STR];
 
-    memset(re, 0, sizeof(*re));
-    cmcf = conf_cmcf(cf);
-    re->regex = pt_palloc(cf->pool, sizeof(pt_regex_t));
-    if (cmcf == NULL || re->regex == NULL) {
+    regex = pt_palloc(cf->pool, sizeof(pt_regex_t));
+    if (regex == NULL) {
         return PT_ERROR;
     }
     err[0] = '\0';
-    if (pt_regex_compile(cf->pool, re->regex, pattern, caseless, err,
+    if (pt_regex_compile(cf->pool, regex, pattern, caseless, err,
                          sizeof(err)) != PT_OK)
     {
         pt_conf_log_error(PT_LOG_EMERG, cf, 0, "%s", (char *) err);
         return PT_ERROR;
     }
-    re->name = *pattern;
+    return pt_http_regex_adopt(cf, re, regex);
+}
+
+int
+pt_http_regex_adopt(pt_conf_t *cf, pt_http_regex_t *re, pt_regex_t *regex)
+{
+    pt_http_core_main_conf_t  *cmcf;
+    pt_http_variable_t        *v;
+    pt_int_t                   index;
+    pt_uint_t                  i;
+
+    memset(re, 0, sizeof(*re));
+    cmcf = conf_cmcf(cf);
+    if (cmcf == NULL) {
+        return PT_ERROR;
+    }
+    re->regex = regex;
+    re->name = regex->pattern;
     re->ncaptures = re->regex->captures;
     cmcf->ncaptures = pt_max(cmcf->ncaptures, re->ncaptures);
 

@@ -113,6 +113,10 @@ int pt_http_regex_compile(pt_conf_t *cf, pt_http_regex_t *re,
  * PT_OK on a match, PT_DECLINED on none, PT_ERROR (logged). */
 /* Set the named-capture variables of `re` from r->captures after a match
  * of `s` that filled `rc` pairs (locations match through their own index). */
+/* The same for a regex compiled elsewhere (a location's): its named
+ * groups become variables; no second compilation. */
+int pt_http_regex_adopt(pt_conf_t *cf, pt_http_regex_t *re,
+                        pt_regex_t *regex);
 void pt_http_regex_set_vars(pt_http_request_t *r, pt_http_regex_t *re,
                             pt_str_t *s, int rc);
 int pt_http_regex_exec(pt_http_request_t *r, pt_http_regex_t *re,
