@@ -37,7 +37,7 @@ typedef int (*header_handler_pt)(pt_http_request_t *r, pt_table_elt_t *h,
                                  size_t offset);
 
 typedef struct {
-    const char        *name;
+    pt_str_t           name;       /* lower case */
     size_t             offset;     /* of the pt_table_elt_t * in headers_in */
     header_handler_pt  handler;
 } header_t;
@@ -54,30 +54,31 @@ static int header_user_agent(pt_http_request_t *r, pt_table_elt_t *h,
 #define IN(f) offsetof(pt_http_headers_in_t, f)
 
 static const header_t known_headers[] = {
-    { "host", IN(host), header_host },
-    { "connection", IN(connection), header_connection },
-    { "if-modified-since", IN(if_modified_since), header_unique },
-    { "if-unmodified-since", IN(if_unmodified_since), header_unique },
-    { "if-match", IN(if_match), header_single },
-    { "if-none-match", IN(if_none_match), header_single },
-    { "user-agent", IN(user_agent), header_user_agent },
-    { "referer", IN(referer), header_single },
-    { "content-length", IN(content_length), header_unique },
-    { "content-type", IN(content_type), header_single },
-    { "range", IN(range), header_single },
-    { "if-range", IN(if_range), header_single },
-    { "transfer-encoding", IN(transfer_encoding), header_unique },
-    { "te", IN(te), header_single },
-    { "expect", IN(expect), header_unique },
-    { "upgrade", IN(upgrade), header_single },
-    { "accept-encoding", IN(accept_encoding), header_single },
-    { "via", IN(via), header_single },
-    { "authorization", IN(authorization), header_unique },
-    { "keep-alive", IN(keep_alive), header_single },
-    { "x-forwarded-for", IN(x_forwarded_for), header_multi },
-    { "x-real-ip", IN(x_real_ip), header_single },
-    { "cookie", IN(cookie), header_multi },
-    { NULL, 0, NULL }
+    { pt_string("host"), IN(host), header_host },
+    { pt_string("connection"), IN(connection), header_connection },
+    { pt_string("if-modified-since"), IN(if_modified_since), header_unique },
+    { pt_string("if-unmodified-since"), IN(if_unmodified_since),
+      header_unique },
+    { pt_string("if-match"), IN(if_match), header_single },
+    { pt_string("if-none-match"), IN(if_none_match), header_single },
+    { pt_string("user-agent"), IN(user_agent), header_user_agent },
+    { pt_string("referer"), IN(referer), header_single },
+    { pt_string("content-length"), IN(content_length), header_unique },
+    { pt_string("content-type"), IN(content_type), header_single },
+    { pt_string("range"), IN(range), header_single },
+    { pt_string("if-range"), IN(if_range), header_single },
+    { pt_string("transfer-encoding"), IN(transfer_encoding), header_unique },
+    { pt_string("te"), IN(te), header_single },
+    { pt_string("expect"), IN(expect), header_unique },
+    { pt_string("upgrade"), IN(upgrade), header_single },
+    { pt_string("accept-encoding"), IN(accept_encoding), header_single },
+    { pt_string("via"), IN(via), header_single },
+    { pt_string("authorization"), IN(authorization), header_unique },
+    { pt_string("keep-alive"), IN(keep_alive), header_single },
+    { pt_string("x-forwarded-for"), IN(x_forwarded_for), header_multi },
+    { pt_string("x-real-ip"), IN(x_real_ip), header_single },
+    { pt_string("cookie"), IN(cookie), header_multi },
+    { pt_null_string, 0, NULL }
 };
 
 /* ", client: A, server: S, request: "R", host: "H"" as nginx adds. */
@@ -450,9 +451,10 @@ store_header(pt_http_request_t *r)
     }
     h->lowcase_key[len] = '\0';
 
-    for (k = known_headers; k->name != NULL; k++) {
-        if (strlen(k->name) == len
-            && memcmp(k->name, h->lowcase_key, len) == 0)
+    /* lengths first: most headers are rejected without a byte compare */
+    for (k = known_headers; k->name.len != 0; k++) {
+        if (k->name.len == len
+            && memcmp(k->name.data, h->lowcase_key, len) == 0)
         {
             return k->handler(r, h, k->offset);
         }
