@@ -141,6 +141,10 @@ struct pt_http_loc_conf_s {
     unsigned         alias:1;          /* root holds an alias */
     unsigned         regex_location:1;
 
+    /* the location's content handler (proxy_pass...): runs before the
+     * content phase's handlers and instead of them */
+    pt_http_handler_pt handler;
+
     pt_str_t         root;             /* NUL-terminated, absolute */
     void            *root_values;      /* pt_http_complex_value_t *, when
                                           root/alias has variables */

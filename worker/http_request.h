@@ -214,6 +214,8 @@ struct pt_http_request_s {
     pt_http_handler_pt       content_handler;
     pt_uint_t                access_code;
 
+    void                    *upstream;      /* pt_http_upstream_t, while
+                                               proxying */
     void                    *http_connection;  /* pt_http_connection_t */
     void                    *location;          /* pt_http_location_t */
 
