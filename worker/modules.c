@@ -13,6 +13,7 @@ extern pt_module_t pt_http_log_module;
 extern pt_module_t pt_http_map_module;
 extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_rewrite_module;
+extern pt_module_t pt_http_proxy_rewrite_module;
 extern pt_module_t pt_http_try_files_module;
 extern pt_module_t pt_http_static_module;
 extern pt_module_t pt_http_autoindex_module;
@@ -29,6 +30,7 @@ pt_module_t *pt_modules[] = {
     &pt_http_map_module,
     &pt_http_access_module,
     &pt_http_rewrite_module,
+    &pt_http_proxy_rewrite_module,   /* confs only: the proxy calls it */
     &pt_http_try_files_module,
     /* within a phase the last registered runs first: index, then
      * autoindex, then static (as nginx) */
