@@ -674,7 +674,8 @@ edit_samesite(cookie_attr_t *a, pt_uint_t *flags)
         *flags &= ~modes[i].bit;
         if (!key_is(&a->value, modes[i].value)) {
             pt_str_set(&a->key, "SameSite");
-            pt_str_set(&a->value, modes[i].value);
+            a->value.data = (u_char *) modes[i].value;
+            a->value.len = strlen(modes[i].value);
         }
         return;
     }
@@ -691,7 +692,8 @@ push_attr(pt_array_t *attrs, const char *key, const char *value)
     if (a == NULL) {
         return PT_ERROR;
     }
-    pt_str_set(&a->key, key);
+    a->key.data = (u_char *) key;
+    a->key.len = strlen(key);
     a->value.data = (u_char *) value;
     a->value.len = value ? strlen(value) : 0;
     return PT_OK;
