@@ -42,6 +42,8 @@ typedef struct {
     pt_http_complex_value_t  pattern;      /* PREFIX, DOMAIN */
     pt_http_regex_t          regex;        /* REGEX */
     pt_http_complex_value_t  replacement;  /* all but DEFAULT */
+    pt_str_t                 from;         /* DEFAULT: the URL [+ "/"], or */
+    pt_str_t                 to;           /* NULL: made at run time */
 } rule_t;
 
 typedef struct {
@@ -58,8 +60,10 @@ typedef struct {
     pt_array_t   *cookie_domains;
     pt_array_t   *cookie_paths;
     pt_array_t   *cookie_flags;
+    pt_str_t      pass_url;        /* proxy_pass URL at this level (no
+                                      variables), from the proxy's call */
+    pt_str_t      pass_name;       /* the location's name then */
     unsigned      pass:1;          /* proxy_pass read at this level */
-    unsigned      pass_variables:1;
 } rewrite_loc_conf_t;
 
 /* One "key[=value]" of a Set-Cookie value; key.data NULL: dropped,
@@ -70,6 +74,7 @@ typedef struct {
 } cookie_attr_t;
 
 static void *create_loc_conf(pt_conf_t *cf);
+static rule_t *push_rule(pt_conf_t *cf, pt_array_t **rules);
 static char *merge_loc_conf(pt_conf_t *cf, void *parent, void *child);
 static char *set_redirect(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_cookie_rewrite(pt_conf_t *cf, pt_command_t *cmd,
@@ -99,6 +104,55 @@ pt_module_t pt_http_proxy_rewrite_module = {
 };
 
 /* ------------------------------------------------------------------ */
+/* proxy_pass URLs                                                     */
+
+/* Whether a proxy_pass URL has a URI part: "http://h:1/x" does,
+ * "http://h:1" and "http://unix:/s.sock" do not. */
+static int
+url_has_uri(const pt_str_t *url)
+{
+    u_char *p = url->data, *end = url->data + url->len, *s;
+
+    s = memmem(p, url->len, "://", 3);
+    p = s != NULL ? s + 3 : p;
+    if ((size_t) (end - p) >= 5 && pt_strncasecmp(p, (u_char *) "unix:", 5)
+                                   == 0)
+    {
+        s = memchr(p + 5, ':', (size_t) (end - p - 5));
+        return s != NULL && s + 1 < end;
+    }
+    for ( /* void */ ; p < end; p++) {
+        if (*p == '/' || *p == '?') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The FROM and TO of "proxy_redirect default" for a proxy_pass URL: the
+ * URL becomes the location's name when it has a URI part, URL + "/"
+ * becomes "/" otherwise. from may be allocated from pool. */
+static int
+default_rule(pt_pool_t *pool, const pt_str_t *url, const pt_str_t *name,
+             pt_str_t *from, pt_str_t *to)
+{
+    if (url_has_uri(url)) {
+        *from = *url;
+        *to = *name;
+        return PT_OK;
+    }
+    from->data = pt_pnalloc(pool, url->len + 1);
+    if (from->data == NULL) {
+        return PT_ERROR;
+    }
+    memcpy(from->data, url->data, url->len);
+    from->data[url->len] = '/';
+    from->len = url->len + 1;
+    pt_str_set(to, "/");
+    return PT_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Configuration                                                       */
 
 static void *
@@ -117,16 +171,31 @@ create_loc_conf(pt_conf_t *cf)
 }
 
 /* A level with proxy_redirect rules of its own (or "off") does not see its
- * parent's; the implicit "default" is made at run time from the URL. */
+ * parent's; a level with none gets the implicit "default" when it has a
+ * proxy_pass without variables (or at run time, from the URL, when the
+ * proxy did not tell us about its proxy_pass). */
 static char *
 merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
 {
     rewrite_loc_conf_t *prev = parent, *conf = child;
 
-    (void) cf;
+    rule_t             *rule;
+
     pt_conf_merge_value(conf->redirect, prev->redirect, 1);
     if (conf->redirect && conf->redirects == NULL) {
         conf->redirects = prev->redirects;
+    }
+    /* the implicit default, made where nginx makes it: so a nested
+     * location with a proxy_pass of its own still inherits its parent's */
+    if (conf->redirect && conf->redirects == NULL && conf->pass_url.data) {
+        rule = push_rule(cf, &conf->redirects);
+        if (rule == NULL
+            || default_rule(cf->pool, &conf->pass_url, &conf->pass_name,
+                            &rule->from, &rule->to) != PT_OK)
+        {
+            return PT_CONF_ERROR;
+        }
+        rule->type = RULE_DEFAULT;
     }
     pt_conf_merge_ptr(conf->cookie_domains, prev->cookie_domains, NULL);
     pt_conf_merge_ptr(conf->cookie_paths, prev->cookie_paths, NULL);
@@ -135,13 +204,18 @@ merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
 }
 
 void
-pt_http_proxy_rewrite_pass(pt_conf_t *cf, int variables)
+pt_http_proxy_rewrite_pass(pt_conf_t *cf, const pt_str_t *url)
 {
     rewrite_loc_conf_t *conf;
+    pt_http_loc_conf_t *clcf;
 
     conf = pt_http_conf_get_module_loc_conf(cf, pt_http_proxy_rewrite_module);
+    clcf = pt_http_conf_get_module_loc_conf(cf, pt_http_core_module);
     conf->pass = 1;
-    conf->pass_variables = variables ? 1 : 0;
+    if (url != NULL) {
+        conf->pass_url = *url;
+        conf->pass_name = clcf->name;
+    }
 }
 
 /* "proxy_redirect default" needs a proxy_pass without variables before it
@@ -152,7 +226,7 @@ check_default(pt_conf_t *cf, rewrite_loc_conf_t *conf)
     pt_http_loc_conf_t *clcf;
 
     clcf = pt_http_conf_get_module_loc_conf(cf, pt_http_core_module);
-    if (conf->pass && conf->pass_variables) {
+    if (conf->pass && conf->pass_url.data == NULL) {
         pt_conf_log_error(PT_LOG_EMERG, cf, 0,
                           "\"proxy_redirect default\" cannot be used with "
                           "\"proxy_pass\" directive with variables");
@@ -244,6 +318,12 @@ set_redirect(pt_conf_t *cf, pt_command_t *cmd, void *c)
     }
     if (cf->nargs == 2) {
         rule->type = RULE_DEFAULT;
+        if (conf->pass && default_rule(cf->pool, &conf->pass_url,
+                                       &conf->pass_name, &rule->from,
+                                       &rule->to) != PT_OK)
+        {
+            return PT_CONF_ERROR;
+        }
         return PT_CONF_OK;
     }
     if (compile_pattern(cf, rule, value[1], 1, 0) != PT_OK
@@ -405,50 +485,31 @@ replace(pt_http_request_t *r, pt_str_t *value, size_t prefix, size_t len,
     return PT_OK;
 }
 
-/* Whether a proxy_pass URL has a URI part: "http://h:1/x" does,
- * "http://h:1" and "http://unix:/s.sock" do not. */
+/* "proxy_redirect default" with FROM and TO from the rule, or made from
+ * the proxy's URL and the location's name when the rule has none (the
+ * proxy did not report its proxy_pass, or the default is implicit). */
 static int
-url_has_uri(const pt_str_t *url)
+rewrite_default(pt_http_request_t *r, rule_t *rule, const pt_str_t *url,
+                pt_str_t *value, size_t prefix)
 {
-    u_char *p = url->data, *end = url->data + url->len, *s;
+    pt_str_t  from, to;
 
-    s = memmem(p, url->len, "://", 3);
-    p = s != NULL ? s + 3 : p;
-    if ((size_t) (end - p) >= 5 && pt_strncasecmp(p, (u_char *) "unix:", 5)
-                                   == 0)
+    if (rule != NULL && rule->from.data != NULL) {
+        from = rule->from;
+        to = rule->to;
+    } else if (url == NULL) {
+        return PT_DECLINED;
+    } else if (default_rule(r->pool, url, &pt_http_core_loc_conf(r)->name,
+                            &from, &to) != PT_OK)
     {
-        s = memchr(p + 5, ':', (size_t) (end - p - 5));
-        return s != NULL && s + 1 < end;
+        return PT_ERROR;
     }
-    for ( /* void */ ; p < end; p++) {
-        if (*p == '/' || *p == '?') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* "proxy_redirect default": the URL becomes the location's name when it
- * has a URI part; otherwise URL + "/" becomes "/". */
-static int
-rewrite_default(pt_http_request_t *r, const pt_str_t *url, pt_str_t *value,
-                size_t prefix)
-{
-    static pt_str_t  slash = pt_string("/");
-    size_t           len = value->len - prefix;
-    u_char          *v = value->data + prefix;
-
-    if (url == NULL || url->len > len || memcmp(v, url->data, url->len) != 0) {
+    if (from.len > value->len - prefix
+        || memcmp(value->data + prefix, from.data, from.len) != 0)
+    {
         return PT_DECLINED;
     }
-    if (url_has_uri(url)) {
-        return replace(r, value, prefix, url->len,
-                       &pt_http_core_loc_conf(r)->name);
-    }
-    if (url->len == len || v[url->len] != '/') {
-        return PT_DECLINED;
-    }
-    return replace(r, value, prefix, url->len + 1, &slash);
+    return replace(r, value, prefix, from.len, &to);
 }
 
 /* One rule against value[prefix..]: PT_OK (rewritten), PT_DECLINED (no
@@ -462,7 +523,7 @@ apply_rule(pt_http_request_t *r, rule_t *rule, const pt_str_t *url,
 
     switch (rule->type) {
     case RULE_DEFAULT:
-        return rewrite_default(r, url, value, prefix);
+        return rewrite_default(r, rule, url, value, prefix);
 
     case RULE_REGEX:
         s.data = value->data + prefix;
@@ -517,7 +578,7 @@ apply_rules(pt_http_request_t *r, pt_array_t *rules, const pt_str_t *url,
     int        rc;
 
     if (rules == NULL) {
-        return rewrite_default(r, url, value, prefix);
+        return rewrite_default(r, NULL, url, value, prefix);
     }
     rule = rules->elts;
     for (i = 0; i < rules->nelts; i++) {

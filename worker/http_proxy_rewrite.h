@@ -17,10 +17,12 @@
  * upstream's head was copied there and before the head is sent.
  *
  * url: the proxy_pass URL as configured ("http://backend:8080/app/"), or
- * NULL when proxy_pass has variables. The implicit "proxy_redirect default"
- * (no proxy_redirect at any level, and not "off") needs it, as nginx only
- * makes that rule for a proxy_pass without variables: with url NULL and no
- * explicit rule, Location and Refresh are left as they are.
+ * NULL when proxy_pass has variables. It matters only when the proxy did
+ * not call pt_http_proxy_rewrite_pass at config time (which fixes the
+ * "default" rules then): the implicit "proxy_redirect default" (no
+ * proxy_redirect at any level, and not "off") is then made from it, as
+ * nginx only makes that rule for a proxy_pass without variables. With url
+ * NULL and no rule, Location and Refresh are left as they are.
  *
  * Every header is looked at, in order, by name (case-insensitive); deleted
  * ones (hash 0) are skipped. A rewritten value is a new r->pool string; the
@@ -41,13 +43,20 @@ int pt_http_proxy_rewrite_headers(pt_http_request_t *r, const pt_str_t *url);
 
 /*
  * Config time: the proxy_pass setter calls this once it has accepted its
- * argument, with `variables` set when the URL has variables. It makes the
- * two checks of "proxy_redirect default" that depend on proxy_pass:
- *   "proxy_redirect default" should be placed after the "proxy_pass"
- *   directive / cannot be used with "proxy_pass" directive with variables.
+ * argument, in the same conf context: url is the URL as configured (it must
+ * live as long as the configuration: the directive's argument does), NULL
+ * when it has variables. With it this module:
+ *  - checks "proxy_redirect default" as nginx ("should be placed after the
+ *    "proxy_pass" directive", "cannot be used with "proxy_pass" directive
+ *    with variables");
+ *  - makes the default rules at config time from this URL and the
+ *    location's name, so they are inherited exactly as in nginx (a nested
+ *    location with no proxy_redirect takes its parent's rules, implicit
+ *    default included).
  * Without the call, a location whose content handler is already set counts
- * as having a proxy_pass without variables.
+ * as having a proxy_pass without variables, and the default rules are made
+ * per request from the url given to pt_http_proxy_rewrite_headers.
  */
-void pt_http_proxy_rewrite_pass(pt_conf_t *cf, int variables);
+void pt_http_proxy_rewrite_pass(pt_conf_t *cf, const pt_str_t *url);
 
 #endif /* PT_HTTP_PROXY_REWRITE_H */

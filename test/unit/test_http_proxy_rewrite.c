@@ -41,7 +41,8 @@ fake_proxy_pass(pt_conf_t *cfp, pt_command_t *cmd, void *conf)
     (void) cmd;
     (void) conf;
     pt_http_proxy_rewrite_pass(cfp, memchr(cfp->args[1].data, '$',
-                                           cfp->args[1].len) != NULL);
+                                           cfp->args[1].len) != NULL
+                                    ? NULL : &cfp->args[1]);
     return PT_CONF_OK;
 }
 
@@ -131,17 +132,22 @@ teardown(void)
     unlink(logpath);
 }
 
-/* Create a level's confs and apply `text` to them at `level`. */
+/* Create a level's confs (the core's named `name`, as a location block
+ * is before its directives) and apply `text` to them at `level`. */
 static int
-apply_level(void ***confs, const char *text, pt_uint_t level)
+apply_level(void ***confs, const char *text, pt_uint_t level,
+            const char *name)
 {
-    pt_conf_node_t *tree;
-    pt_uint_t       m;
+    pt_conf_node_t     *tree;
+    pt_http_loc_conf_t *clcf;
+    pt_uint_t           m;
 
     *confs = pt_pcalloc(pool, NMOD * sizeof(void *));
     for (m = 0; m < 2; m++) {
         (*confs)[m] = modules[m]->create_loc_conf(&cf);
     }
+    clcf = (*confs)[0];
+    clcf->name = S(name);
     ctx.loc_conf = *confs;
     ck_assert_int_eq(pt_conf_parse_buf(&cf, "t.conf", (u_char *) text,
                                        strlen(text), &tree), PT_OK);
@@ -149,28 +155,36 @@ apply_level(void ***confs, const char *text, pt_uint_t level)
     return pt_conf_apply(&cf, tree);
 }
 
-/* Server-level then location-level directives, merged as the http block
- * merges them; the location is named "/loc/". PT_OK or the apply error. */
+/* Parent-level (a server, or a location "/p/" when `parent_level` says so)
+ * then location-level directives, merged as the http block merges them;
+ * the location is named "/loc/". PT_OK or the apply error. */
 static int
-apply2(const char *server, const char *location)
+apply_in(pt_uint_t parent_level, const char *server, const char *location)
 {
-    void              **srv, **loc;
-    pt_http_loc_conf_t *clcf;
-    pt_uint_t           m;
+    void      **top, **srv, **loc;
+    pt_uint_t   m;
 
-    if (apply_level(&srv, server, PT_CONF_SERVER) != PT_OK
-        || apply_level(&loc, location, PT_CONF_LOCATION) != PT_OK)
+    if (apply_level(&top, "", PT_CONF_HTTP, "") != PT_OK
+        || apply_level(&srv, server, parent_level,
+                    parent_level == PT_CONF_LOCATION ? "/p/" : "") != PT_OK
+        || apply_level(&loc, location, PT_CONF_LOCATION, "/loc/") != PT_OK)
     {
         return PT_ERROR;
     }
-    clcf = loc[0];
-    clcf->name = S("/loc/");
     for (m = 0; m < 2; m++) {
+        ck_assert_ptr_eq(modules[m]->merge_loc_conf(&cf, top[m], srv[m]),
+                         PT_CONF_OK);
         ck_assert_ptr_eq(modules[m]->merge_loc_conf(&cf, srv[m], loc[m]),
                          PT_CONF_OK);
     }
     ctx.loc_conf = loc;
     return pt_http_variables_init_vars(&cf);
+}
+
+static int
+apply2(const char *server, const char *location)
+{
+    return apply_in(PT_CONF_SERVER, server, location);
 }
 
 static int
@@ -414,6 +428,25 @@ START_TEST(inheritance)
     ck_assert_int_eq(apply2("proxy_redirect off;",
                             "proxy_redirect http://b/ /l/;"), PT_OK);
     ck_assert_str_eq(location("http://b", "http://b/x"), "/l/x");
+}
+END_TEST
+
+START_TEST(nested_location_inherits_default)
+{
+    /* as nginx: the parent's implicit default is inherited, and the
+     * nested location's own proxy_pass makes none */
+    ck_assert_int_eq(apply_in(PT_CONF_LOCATION, "proxy_pass http://p/x/;",
+                              "proxy_pass http://c/;"), PT_OK);
+    ck_assert_str_eq(location("http://c/", "http://p/x/y"), "/p/y");
+    ck_assert_str_eq(location("http://c/", "http://c/y"), "http://c/y");
+    /* the rules made at config time win over the url of the request */
+    ck_assert_int_eq(apply("proxy_pass http://b/;"), PT_OK);
+    ck_assert_str_eq(location("http://other/", "http://b/y"), "/loc/y");
+    /* a proxy_pass with variables makes no default */
+    ck_assert_int_eq(apply("proxy_pass http://$host;"), PT_OK);
+    ck_assert_str_eq(location(NULL, "http://h.example/y"),
+                     "http://h.example/y");
+    ck_assert_ptr_nonnull(r->headers_out.location);
 }
 END_TEST
 
@@ -696,6 +729,7 @@ pt_test_suite(void)
     tcase_add_test(tc, regex_rules);
     tcase_add_test(tc, variables_in_rules);
     tcase_add_test(tc, inheritance);
+    tcase_add_test(tc, nested_location_inherits_default);
     tcase_add_test(tc, refresh);
     tcase_add_test(tc, deleted_and_other_headers);
     tcase_add_test(tc, helpers);
