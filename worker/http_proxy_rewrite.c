@@ -178,7 +178,6 @@ static char *
 merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
 {
     rewrite_loc_conf_t *prev = parent, *conf = child;
-
     rule_t             *rule;
 
     pt_conf_merge_value(conf->redirect, prev->redirect, 1);
