@@ -384,19 +384,21 @@ create_node(core_t *core, const u_char *name, size_t len, uint32_t hash,
     return n;
 }
 
-static int
-id_in_use(core_t *core, uint16_t id)
+static node_t *
+find_query(core_t *core, uint16_t id)
 {
     pt_queue_t *head = &core->ids[id % ID_BUCKETS], *q;
+    node_t     *n;
 
     for (q = pt_queue_head(head); q != pt_queue_sentinel(head);
          q = pt_queue_next(q))
     {
-        if (pt_queue_data(q, node_t, idq)->id == id) {
-            return 1;
+        n = pt_queue_data(q, node_t, idq);
+        if (n->id == id) {
+            return n;
         }
     }
-    return 0;
+    return NULL;
 }
 
 static void
@@ -408,7 +410,7 @@ start_query(node_t *n)
     /* a new id unlike those in flight, so a response names one query */
     for (i = 0; i < 8; i++) {
         n->id = random_id(core->log);
-        if (!id_in_use(core, n->id)) {
+        if (find_query(core, n->id) == NULL) {
             break;
         }
     }
@@ -556,23 +558,6 @@ finish(node_t *n)
     n->answered = 1;
     pt_queue_insert_head(&core->lru, &n->lru);
     deliver(n);
-}
-
-static node_t *
-find_query(core_t *core, uint16_t id)
-{
-    pt_queue_t *head = &core->ids[id % ID_BUCKETS], *q;
-    node_t     *n;
-
-    for (q = pt_queue_head(head); q != pt_queue_sentinel(head);
-         q = pt_queue_next(q))
-    {
-        n = pt_queue_data(q, node_t, idq);
-        if (n->id == id) {
-            return n;
-        }
-    }
-    return NULL;
 }
 
 /* Match a datagram to the query it answers; anything else is dropped. */
