@@ -51,6 +51,8 @@ struct core_s {
 
     node_t          **buckets;        /* by name hash */
     pt_uint_t         nbuckets;       /* a power of two */
+    uint32_t          seed;           /* of the name hash: names come
+                                         from clients */
     pt_queue_t        lru;            /* answered nodes, recent first */
     pt_queue_t        ids[ID_BUCKETS];  /* querying nodes, by id */
     pt_uint_t         nnodes;
@@ -245,9 +247,9 @@ resend_handler(pt_event_t *ev)
 /* --------------------------------------------------------------- cache */
 
 static uint32_t
-hash_name(const u_char *p, size_t len)
+hash_name(core_t *core, const u_char *p, size_t len)
 {
-    uint32_t h = 2166136261u;     /* FNV-1a */
+    uint32_t h = 2166136261u ^ core->seed;     /* FNV-1a, seeded */
     size_t   i;
 
     for (i = 0; i < len; i++) {
@@ -786,7 +788,7 @@ pt_resolve_name(pt_resolver_ctx_t *ctx)
     for (i = 0; i < len; i++) {
         name[i] = pt_tolower(ctx->name.data[i]);
     }
-    hash = hash_name(name, len);
+    hash = hash_name(core, name, len);
 
     n = find_node(core, name, len, hash);
     if (n != NULL && n->answered && !expired(n)) {
@@ -890,6 +892,7 @@ pt_resolver_create(pt_pool_t *pool, pt_log_t *log,
         return NULL;
     }
     core->log = log;
+    core->seed = (uint32_t) random_id(log) << 16 | random_id(log);
     core->valid = conf->valid;
     core->ipv4 = conf->ipv4 || !conf->ipv6;
     core->ipv6 = conf->ipv6;

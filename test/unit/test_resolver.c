@@ -465,6 +465,7 @@ typedef struct {
     int                 mode;
     uint32_t            ttl;
     int                 with_aaaa;
+    int                 forge;           /* send spoofs before answers */
     int                 queries_a;
     int                 queries_aaaa;
     char                last[256];       /* last name asked, dotted */
@@ -504,6 +505,40 @@ on_resolved(pt_resolver_ctx_t *ctx)
         pt_resolve_name_done(cancel_in_handler);
     }
     pt_resolve_name_done(ctx);
+}
+
+/* What an off-path attacker or a broken server might send first: a
+ * wrong id, another question, a runt and a malformed answer. Each has
+ * another address, so the test sees if one was taken. */
+static void
+send_forgeries(stub_t *s, const pkt_t *real, size_t qend,
+               struct sockaddr *from, socklen_t flen)
+{
+    pkt_t f;
+    int   i;
+
+    for (i = 0; i < 4; i++) {
+        f = *real;
+        if (f.b[7] == 1) {
+            f.b[f.n - 1] = 66;              /* 192.0.2.66 */
+        }
+        switch (i) {
+        case 0:
+            f.b[1] ^= 1;                    /* id */
+            break;
+        case 1:
+            f.b[13] ^= 0x20;                /* question: case is fine */
+            f.b[14] ^= 1;                   /* a letter is not */
+            break;
+        case 2:
+            f.n = 5;
+            break;
+        default:
+            f.n = qend + 4 + 3;             /* answer cut, TC clear */
+        }
+        ck_assert_int_eq(sendto(s->c->fd, f.b, f.n, 0, from, flen),
+                         (ssize_t) f.n);
+    }
 }
 
 /* Answer one query as the stub's mode says, echoing its question. */
@@ -546,6 +581,9 @@ stub_answer(stub_t *s, const u_char *q, size_t n, struct sockaddr *from,
         } else {
             rr_a(&p, s->ttl, "192.0.2.10");
         }
+    }
+    if (s->forge) {
+        send_forgeries(s, &p, off, from, flen);
     }
     ck_assert_int_eq(sendto(s->c->fd, p.b, p.n, 0, from, flen),
                      (ssize_t) p.n);
@@ -948,6 +986,22 @@ START_TEST(resolve_cache_full_of_queries)
 }
 END_TEST
 
+START_TEST(resolve_ignores_forgeries)
+{
+    stub.forge = 1;
+    lookup(res, "forged.test");
+    run_until(&calls, 1, 5000);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(last_state, PT_RESOLVE_OK);
+    ck_assert_str_eq(last_addr, "192.0.2.10");
+
+    stub.mode = STUB_NXDOMAIN;
+    lookup(res, "forged-nx.test");
+    run_until(&calls, 2, 5000);
+    ck_assert_int_eq(last_state, PT_RESOLVE_NXDOMAIN);
+}
+END_TEST
+
 Suite *
 pt_test_suite(void)
 {
@@ -978,6 +1032,7 @@ pt_test_suite(void)
     tcase_add_test(loop, resolve_shared_query);
     tcase_add_test(loop, resolve_cancel);
     tcase_add_test(loop, resolve_literals);
+    tcase_add_test(loop, resolve_ignores_forgeries);
     tcase_add_test(loop, resolve_ttl_expiry);
     tcase_add_test(loop, resolve_valid_overrides_ttl);
     tcase_add_test(loop, resolve_lru_bounded);
