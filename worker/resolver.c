@@ -315,11 +315,10 @@ free_node(node_t *n)
     free(n);
 }
 
-/* Make room for one more node: expired answers first (a couple, from the
- * least recently used end), then the least recently used answer when
- * full. PT_ERROR when full of queries in flight. */
-static int
-make_room(core_t *core)
+/* Free up to two expired answers from the least recently used end: each
+ * lookup pays a little, so entries nobody asks for again do not stay. */
+static void
+expire_some(core_t *core)
 {
     pt_queue_t *q, *prev;
     node_t     *n;
@@ -334,6 +333,15 @@ make_room(core_t *core)
             free_node(n);
         }
     }
+}
+
+/* Make room for one more node: the least recently used answer goes when
+ * the cache is full. PT_ERROR when it is full of queries in flight. */
+static int
+make_room(core_t *core)
+{
+    pt_queue_t *q, *prev;
+    node_t     *n;
 
     for (q = pt_queue_last(&core->lru);
          core->nnodes >= core->max_entries
@@ -790,6 +798,7 @@ pt_resolve_name(pt_resolver_ctx_t *ctx)
     }
     hash = hash_name(core, name, len);
 
+    expire_some(core);
     n = find_node(core, name, len, hash);
     if (n != NULL && n->answered && !expired(n)) {
         answer_now(ctx, n);

@@ -927,6 +927,23 @@ START_TEST(resolve_ttl_expiry)
 }
 END_TEST
 
+START_TEST(resolve_expired_freed)
+{
+    stub.ttl = 1;
+    lookup(res, "old1.test");
+    lookup(res, "old2.test");
+    run_until(&calls, 2, 5000);
+    ck_assert_uint_eq(pt_resolver_cache_size(res), 2);
+
+    /* the next lookup of anything frees them */
+    pt_current_msec += 1500;
+    lookup(res, "new.test");
+    ck_assert_uint_eq(pt_resolver_cache_size(res), 1);
+    run_until(&calls, 3, 5000);
+    ck_assert_int_eq(last_state, PT_RESOLVE_OK);
+}
+END_TEST
+
 START_TEST(resolve_valid_overrides_ttl)
 {
     res = make_resolver(30, 0, 0, 0);
@@ -1034,6 +1051,7 @@ pt_test_suite(void)
     tcase_add_test(loop, resolve_literals);
     tcase_add_test(loop, resolve_ignores_forgeries);
     tcase_add_test(loop, resolve_ttl_expiry);
+    tcase_add_test(loop, resolve_expired_freed);
     tcase_add_test(loop, resolve_valid_overrides_ttl);
     tcase_add_test(loop, resolve_lru_bounded);
     tcase_add_test(loop, resolve_cache_full_of_queries);
