@@ -12,6 +12,7 @@ extern pt_module_t pt_http_core_module;
 extern pt_module_t pt_http_log_module;
 extern pt_module_t pt_http_map_module;
 extern pt_module_t pt_http_access_module;
+extern pt_module_t pt_http_resolver_module;
 extern pt_module_t pt_http_rewrite_module;
 extern pt_module_t pt_http_proxy_rewrite_module;
 extern pt_module_t pt_http_try_files_module;
@@ -29,6 +30,7 @@ pt_module_t *pt_modules[] = {
     &pt_http_log_module,
     &pt_http_map_module,
     &pt_http_access_module,
+    &pt_http_resolver_module,
     &pt_http_rewrite_module,
     &pt_http_proxy_rewrite_module,   /* confs only: the proxy calls it */
     &pt_http_try_files_module,
