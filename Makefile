@@ -49,17 +49,24 @@ objs/test/test_%: objs/test/test_%.o objs/test/main.o objs/libportico.a
 
 -include $(DEPS) $(wildcard objs/test/*.d)
 
+# The load-test origin for the integration tests (test/origin/origin.c):
+# standalone, it links nothing of Portico.
+objs/test/origin: test/origin/origin.c objs/config.mk
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 # One closing line "N passed, N failed" over both suites.
-test: objs/portico $(UNIT_BIN)
+test: objs/portico $(UNIT_BIN) objs/test/origin
 	$(Q)python3 test/run.py --unit $(UNIT_BIN)
 
 test-unit: $(UNIT_BIN)
 	$(Q)python3 test/run.py --unit-only --unit $(UNIT_BIN)
 
-test-integration: objs/portico
+test-integration: objs/portico objs/test/origin
 	$(Q)python3 test/run.py --integration-only
 
-test-slow: objs/portico $(UNIT_BIN)
+test-slow: objs/portico $(UNIT_BIN) objs/test/origin
 	$(Q)PORTICO_SLOW=1 python3 test/run.py --unit $(UNIT_BIN)
 
 # libFuzzer harnesses test/fuzz/fuzz_<name>.c -> objs/fuzz/fuzz_<name>, each
@@ -112,7 +119,7 @@ fuzz: $(addprefix objs/fuzz/fuzz_,$(FUZZ_NAMES))
 	done
 
 # Side-by-side benchmark against nginx and HAProxy (scripts/BENCH.md): the
-# full run by default (about 15 minutes); BENCH_ARGS=--quick for a smoke run.
+# full run by default (about 22 minutes); BENCH_ARGS=--quick for a smoke run.
 .PHONY: bench
 bench: objs/portico
 	$(Q)python3 scripts/bench $(BENCH_ARGS)

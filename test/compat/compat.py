@@ -22,6 +22,16 @@ by build_tree, every mtime 1700000000) and the configurations; a case's
 @PORT@, @PORT2@ ... are free ports (the same for both servers), @HTML@ the
 document root, @PREFIX@ the prefix. Servers are stopped by their pid.
 
+Proxy cases: @ORIGIN@ is the port of echo_origin.py, a tiny origin this
+script starts (one per run, for both servers) whose answer body is the
+request it received, byte for byte; @DEAD@ a port nothing listens on. A
+case whose .conf has the line "# compat: pending" is skipped for Portico
+(reported, not failed) while `portico -t` rejects its configuration; nginx
+still serves it and every request must get an answer from nginx (and the
+status of `expect=`). Once Portico accepts the file the case is compared
+like any other, with no change here; deleting the line makes a rejection
+fail.
+
     python3 test/compat/compat.py [-v] [-k CASE[/REQUEST]] [--show]
 
 -v prints every request's verdict, --show every answer of the selected
@@ -48,6 +58,8 @@ Options:
   port=N   send it to the case's Nth port (@PORTN@; default the first)
   heads=N,M  the Nth, Mth final answers are to HEAD requests (pipelines;
            the first is when the request starts with HEAD)
+  expect=N nginx's first answer must have status N (a check of the case
+           itself, made whether Portico runs it or not)
 """
 
 import argparse
@@ -63,6 +75,8 @@ import sys
 import tempfile
 import time
 
+import echo_origin
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CASES = os.path.join(HERE, "cases")
@@ -76,6 +90,7 @@ MTIME = 1700000000            # every file and directory: 14 Nov 2023 22:13:20
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 PROBE = b"GET /probe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+PENDING = "# compat: pending"
 
 
 # ---------------------------------------------------------------- cases
@@ -90,6 +105,7 @@ class Request:
         self.shut = "shut" in opts
         self.timeout = float(opts.get("timeout", 3))
         self.port = int(opts.get("port", 1))
+        self.expect = int(opts["expect"]) if "expect" in opts else None
         if self.probe:
             self.data += PROBE
         # the final answers (1, 2, ...) that answer a HEAD request
@@ -113,6 +129,7 @@ class Case:
         self.name = name
         self.conf = conf
         self.requests = requests
+        self.pending = any(ln.strip() == PENDING for ln in conf.split("\n"))
         n = 1
         while f"@PORT{n + 1}@" in conf:
             n += 1
@@ -190,7 +207,7 @@ def parse_requests(text, case, path):
                 k, _, v = w.partition("=")
                 opts[k] = v
             bad = set(opts) - {"raw", "nohost", "probe", "shut", "timeout",
-                               "port", "heads"}
+                               "port", "heads", "expect"}
             if bad:
                 raise ValueError(f"{path}:{lineno}: unknown option {bad}")
             cur = (words[0], opts, [], lineno)
@@ -763,6 +780,8 @@ class Report:
     def __init__(self):
         self.results = []
         self.errors = []                # list of strings
+        self.skipped = []               # (case, why): pending, nginx only
+        self.nginx_only = 0             # requests served by nginx only
         self.seconds = 0.0
 
     @property
@@ -780,8 +799,12 @@ class Report:
         return [r for r in self.results if r.problem]
 
     def summary(self):
-        return (f"compat: {len(self.matching())} of {self.total} requests "
-                f"match, {len(self.accepted())} accepted differences")
+        s = (f"compat: {len(self.matching())} of {self.total} requests "
+             f"match, {len(self.accepted())} accepted differences")
+        if self.skipped:
+            s += (f"; {len(self.skipped)} pending case(s), "
+                  f"{self.nginx_only} requests, skipped for Portico")
+        return s
 
     def details(self, accepted=True):
         s = ""
@@ -792,6 +815,8 @@ class Report:
             for r in self.accepted():
                 s += (f"accepted {r.req.id}: {', '.join(r.fields)} "
                       f"({r.accepted.reason})\n")
+        for case, why in self.skipped:
+            s += f"skipped for Portico: {case} (pending: {why})\n"
         for e in self.errors:
             s += f"ERROR {e}\n"
         return s
@@ -832,9 +857,118 @@ def select(cases, only):
     return out
 
 
+def portico_rejects(prefix, conf_path):
+    """None when `portico -t` accepts the configuration, else its first
+    error line."""
+    try:
+        r = subprocess.run([PORTICO, "-t", "-p", prefix + "/", "-c",
+                            conf_path], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return "portico -t did not finish"
+    if r.returncode == 0:
+        return None
+    lines = r.stdout.decode(errors="replace").strip().splitlines()
+    return next((ln for ln in lines if "[emerg]" in ln),
+                lines[0] if lines else f"exit {r.returncode}")
+
+
+def expect_problem(req, answers, pending):
+    """Why nginx's answers do not fit the request's own checks, or None: the
+    status of expect=, and an HTTP answer in a pending case (which nothing
+    else checks while Portico skips it)."""
+    finals = [a for a in answers
+              if not isinstance(a, Response) or a.status >= 200]
+    first = finals[0] if finals else "no answer"
+    if not isinstance(first, Response):
+        if pending or req.expect is not None:
+            return f"nginx gave no HTTP answer ({first})"
+        return None
+    if req.expect is not None and first.status != req.expect:
+        return f"nginx answered {first.status}, the case expects {req.expect}"
+    return None
+
+
+def judge(req, a, b, diffs):
+    res = Result(req, a, b)
+    d = diffs.get(req.id)
+    if res.fields:
+        if d is None:
+            res.problem = ("differs in " + ", ".join(res.fields) +
+                           " (not in differences.txt)")
+        else:
+            why = d.accepts(res.fields, a, b)
+            if why:
+                res.problem = f"{d.where}: {why}"
+            else:
+                res.accepted = d
+    elif d is not None:
+        res.problem = (f"{d.where}: listed as a difference but "
+                       f"both answer the same (stale entry)")
+    return res
+
+
+def write_case(case, prefix, html, extra):
+    """The case's configuration with its placeholders filled in: (path,
+    ports)."""
+    ports = free_ports(case.nports)
+    text = case.conf
+    for i in range(case.nports, 0, -1):
+        text = text.replace("@PORT%s@" % (i if i > 1 else ""),
+                            str(ports[i - 1]))
+    text = text.replace("@HTML@", html).replace("@PREFIX@", prefix)
+    for k, v in extra.items():
+        text = text.replace(k, str(v))
+    conf_path = os.path.join(prefix, "conf", case.name + ".conf")
+    with open(conf_path, "w") as f:
+        f.write(text)
+    return conf_path, ports
+
+
+def run_case(case, prefix, conf_path, ports, diffs, report, out):
+    """Serves the case by nginx, then by Portico unless it is pending and
+    Portico rejects it; appends to report."""
+    ngx = run_server(NGINX, "nginx", prefix, conf_path, ports, case.requests)
+    for req, a in zip(case.requests, ngx):
+        bad = expect_problem(req, a, case.pending)
+        if bad:
+            report.errors.append(f"{req.id}: {bad}")
+    why = portico_rejects(prefix, conf_path) if case.pending else None
+    if why:
+        report.skipped.append((case.name, why))
+        report.nginx_only += len(case.requests)
+        for req, a in zip(case.requests, ngx):
+            if out.verbose:
+                out.stream.write(f"{'nginx':8} {req.id}  (pending)\n")
+            if out.show:
+                out.stream.write(f"--- {req.id}: {req.data[:300]!r}\n  nginx:\n"
+                                 + "".join(Norm(x).show() for x in a))
+        return
+    pt = run_server(PORTICO, "portico", prefix, conf_path, ports,
+                    case.requests)
+    for req, a, b in zip(case.requests, ngx, pt):
+        res = judge(req, a, b, diffs)
+        report.results.append(res)
+        if out.verbose:
+            verdict = ("ok" if not res.fields else
+                       "FAIL" if res.problem else "accepted")
+            what = "  " + ", ".join(res.fields) if res.fields else ""
+            out.stream.write(f"{verdict:8} {req.id}{what}\n")
+        if out.show:
+            out.stream.write(f"--- {req.id}: {req.data[:300]!r}\n" +
+                             res.show())
+
+
+class Output:
+    def __init__(self, verbose, show, stream):
+        self.verbose, self.show, self.stream = verbose, show, stream
+
+
 def run(only=None, verbose=False, show=False, stream=sys.stdout):
     t0 = time.monotonic()
     report = Report()
+    out = Output(verbose, show, stream)
     cases = select(load_cases(), only)
     diffs = load_differences()
     known = {r.id for c in load_cases() for r in c.requests}
@@ -842,56 +976,26 @@ def run(only=None, verbose=False, show=False, stream=sys.stdout):
         if d.request not in known:
             report.errors.append(f"{d.where}: no request {d.request}")
     prefix = tempfile.mkdtemp(prefix="portico-compat-")
+    origin = None
     try:
         os.chmod(prefix, 0o755)
         os.makedirs(os.path.join(prefix, "logs"))
         os.makedirs(os.path.join(prefix, "conf"))
         html = os.path.join(prefix, "html")
         build_tree(html)
+        extra = {}
+        if any("@ORIGIN@" in c.conf or "@DEAD@" in c.conf for c in cases):
+            origin = echo_origin.EchoOrigin()
+            extra = {"@ORIGIN@": origin.port, "@DEAD@": free_ports(1)[0]}
         for case in cases:
-            ports = free_ports(case.nports)
-            text = case.conf
-            for i in range(case.nports, 0, -1):
-                text = text.replace("@PORT%s@" % (i if i > 1 else ""),
-                                    str(ports[i - 1]))
-            text = text.replace("@HTML@", html).replace("@PREFIX@", prefix)
-            conf_path = os.path.join(prefix, "conf", case.name + ".conf")
-            with open(conf_path, "w") as f:
-                f.write(text)
+            conf_path, ports = write_case(case, prefix, html, extra)
             try:
-                ngx = run_server(NGINX, "nginx", prefix, conf_path, ports,
-                                    case.requests)
-                pt = run_server(PORTICO, "portico", prefix, conf_path,
-                                   ports, case.requests)
+                run_case(case, prefix, conf_path, ports, diffs, report, out)
             except RuntimeError as e:
                 report.errors.append(f"case {case.name}: {e}")
-                continue
-            for req, a, b in zip(case.requests, ngx, pt):
-                res = Result(req, a, b)
-                d = diffs.get(req.id)
-                if res.fields:
-                    if d is None:
-                        res.problem = ("differs in " + ", ".join(res.fields) +
-                                       " (not in differences.txt)")
-                    else:
-                        why = d.accepts(res.fields, a, b)
-                        if why:
-                            res.problem = f"{d.where}: {why}"
-                        else:
-                            res.accepted = d
-                elif d is not None:
-                    res.problem = (f"{d.where}: listed as a difference but "
-                                   f"both answer the same (stale entry)")
-                report.results.append(res)
-                if verbose:
-                    verdict = ("ok" if not res.fields else
-                               "FAIL" if res.problem else "accepted")
-                    what = "  " + ", ".join(res.fields) if res.fields else ""
-                    stream.write(f"{verdict:8} {req.id}{what}\n")
-                if show:
-                    stream.write(f"--- {req.id}: {req.data[:300]!r}\n" +
-                                 res.show())
     finally:
+        if origin is not None:
+            origin.stop()
         closed = os.path.join(prefix, "html", "closed")
         if os.path.isdir(closed):
             os.chmod(closed, 0o755)       # or rmtree cannot enter it
