@@ -1,7 +1,7 @@
 /*
  * `listen ... proxy_protocol`: reading the PROXY header before the first
  * request (split reads allowed, bounded by the head buffer and
- * client_header_timeout), and the $proxy_protocol_* variables.
+ * client_header_timeout). Its variables are the realip module's.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -11,21 +11,11 @@
 #include "common/pool.h"
 #include "conn.h"
 #include "event.h"
-#include "http.h"
 #include "http_connection.h"
 #include "http_core.h"
-#include "http_variables.h"
 #include "proxy_protocol.h"
 
 #define ACTION " while reading PROXY protocol"
-
-static int postconfiguration(pt_conf_t *cf);
-
-pt_module_t pt_http_proxy_protocol_module = {
-    "http_proxy_protocol", NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, 0, PT_MODULE_HTTP, postconfiguration
-};
 
 /* Log why the header was refused, in nginx's words, with the client. */
 static void
@@ -162,94 +152,4 @@ pt_http_proxy_protocol_handler(pt_event_t *ev)
     }
     ev->handler = pt_http_wait_request_handler;
     pt_http_wait_request_handler(ev);
-}
-
-/* ------------------------------------------------------------------ */
-/* $proxy_protocol_addr, _port, _server_addr, _server_port            */
-
-#define VAR_SRC  0
-#define VAR_DST  1
-
-static int
-var_addr(pt_http_request_t *r, pt_http_variable_value_t *v, uintptr_t data)
-{
-    pt_http_connection_t *hc = r->connection->data;
-    pt_proxy_protocol_t  *pp = hc->proxy_protocol;
-    char                  text[64];
-    size_t                len;
-
-    if (pp == NULL) {
-        v->valid = 0;
-        v->not_found = 1;
-        return PT_OK;
-    }
-    len = pt_proxy_protocol_addr_text(pp, data == VAR_SRC ? pp->src : pp->dst,
-                                      text, sizeof(text));
-    v->data = pt_pnalloc(r->pool, len + 1);
-    if (v->data == NULL) {
-        return PT_ERROR;
-    }
-    memcpy(v->data, text, len);
-    v->len = (unsigned) len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    return PT_OK;
-}
-
-static int
-var_port(pt_http_request_t *r, pt_http_variable_value_t *v, uintptr_t data)
-{
-    pt_http_connection_t *hc = r->connection->data;
-    pt_proxy_protocol_t  *pp = hc->proxy_protocol;
-    unsigned              port;
-
-    if (pp == NULL) {
-        v->valid = 0;
-        v->not_found = 1;
-        return PT_OK;
-    }
-    port = data == VAR_SRC ? pp->src_port : pp->dst_port;
-    v->data = pt_pnalloc(r->pool, sizeof("65535"));
-    if (v->data == NULL) {
-        return PT_ERROR;
-    }
-    /* port 0 is printed empty, as nginx does */
-    v->len = port == 0 ? 0
-                       : (unsigned) (pt_slprintf(v->data, v->data + 6, "%u",
-                                                 port) - v->data);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    return PT_OK;
-}
-
-static int
-postconfiguration(pt_conf_t *cf)
-{
-    static const struct {
-        const char              *name;
-        pt_http_get_variable_pt  get;
-        uintptr_t                data;
-    } vars[] = {
-        { "proxy_protocol_addr", var_addr, VAR_SRC },
-        { "proxy_protocol_port", var_port, VAR_SRC },
-        { "proxy_protocol_server_addr", var_addr, VAR_DST },
-        { "proxy_protocol_server_port", var_port, VAR_DST },
-    };
-    pt_http_variable_t *v;
-    pt_str_t            name;
-    pt_uint_t           i;
-
-    for (i = 0; i < pt_nelems(vars); i++) {
-        name.data = (u_char *) vars[i].name;
-        name.len = strlen(vars[i].name);
-        v = pt_http_add_variable(cf, &name, 0);
-        if (v == NULL) {
-            return PT_ERROR;
-        }
-        v->get_handler = vars[i].get;
-        v->data = vars[i].data;
-    }
-    return PT_OK;
 }

@@ -2,7 +2,9 @@
  * The realip module: `set_real_ip_from`, `real_ip_header`,
  * `real_ip_recursive`. A request from a trusted peer takes the client
  * address its proxy reports (a header or the PROXY header) for the rest of
- * the request only; $realip_remote_addr and _port keep the peer's.
+ * the request only; $realip_remote_addr and _port keep the peer's. Also
+ * the $proxy_protocol_* variables (the header is read by
+ * http_proxy_protocol.c).
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -21,6 +23,7 @@
 #include "http_core.h"
 #include "http_request.h"
 #include "http_variables.h"
+#include "proxy_protocol.h"
 
 #define REALIP_XREALIP  0
 #define REALIP_XFWD     1
@@ -534,74 +537,139 @@ realip_handler(pt_http_request_t *r)
 }
 
 /* ------------------------------------------------------------------ */
-/* $realip_remote_addr, $realip_remote_port                            */
+/* $realip_remote_addr and _port (the peer), $proxy_protocol_addr, _port,
+ * _server_addr and _server_port (the PROXY header, empty without one)   */
+
+#define VAR_PEER     0
+#define VAR_PP_SRC   1
+#define VAR_PP_DST   2
 
 static int
-var_remote_addr(pt_http_request_t *r, pt_http_variable_value_t *v,
-                uintptr_t data)
+value_set(pt_http_variable_value_t *v, u_char *data, size_t len)
 {
-    pt_http_connection_t *hc = r->connection->data;
-    realip_saved_t       *saved = hc->realip;
-    pt_str_t             *text = saved != NULL ? &saved->addr_text
-                                               : &r->connection->addr_text;
-
-    (void) data;
-    v->data = text->data;
-    v->len = (unsigned) text->len;
+    v->data = data;
+    v->len = (unsigned) len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
     return PT_OK;
 }
 
+/* A port in request memory; 0 is printed empty, as nginx does. */
 static int
-var_remote_port(pt_http_request_t *r, pt_http_variable_value_t *v,
-                uintptr_t data)
+value_port(pt_http_request_t *r, pt_http_variable_value_t *v,
+           unsigned port)
 {
-    pt_http_connection_t    *hc = r->connection->data;
-    realip_saved_t          *saved = hc->realip;
-    struct sockaddr_storage *ss = saved != NULL ? saved->sockaddr
-                                                : r->connection->sockaddr;
-    unsigned                 port = 0;
+    u_char *p = pt_pnalloc(r->pool, sizeof("65535"));
 
-    (void) data;
-    if (ss->ss_family == AF_INET) {
-        port = ntohs(((struct sockaddr_in *) ss)->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        port = ntohs(((struct sockaddr_in6 *) ss)->sin6_port);
-    }
-    v->data = pt_pnalloc(r->pool, sizeof("65535"));
-    if (v->data == NULL) {
+    if (p == NULL) {
         return PT_ERROR;
     }
-    v->len = port == 0 ? 0
-                       : (unsigned) (pt_slprintf(v->data, v->data + 6, "%u",
-                                                 port) - v->data);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    return PT_OK;
+    if (port == 0) {
+        return value_set(v, p, 0);
+    }
+    return value_set(v, p, (size_t) (pt_slprintf(p, p + sizeof("65535"),
+                                                 "%u", port) - p));
+}
+
+/* The peer's address: saved while the request has another. */
+static struct sockaddr_storage *
+peer(pt_http_request_t *r, pt_str_t **text)
+{
+    pt_http_connection_t *hc = r->connection->data;
+    realip_saved_t       *saved = hc->realip;
+
+    *text = saved != NULL ? &saved->addr_text : &r->connection->addr_text;
+    return saved != NULL ? saved->sockaddr : r->connection->sockaddr;
+}
+
+static int
+var_addr(pt_http_request_t *r, pt_http_variable_value_t *v, uintptr_t data)
+{
+    pt_http_connection_t *hc = r->connection->data;
+    pt_proxy_protocol_t  *pp = hc->proxy_protocol;
+    pt_str_t             *text;
+    char                  buf[INET6_ADDRSTRLEN];
+    size_t                len;
+    u_char               *p;
+
+    if (data == VAR_PEER) {
+        (void) peer(r, &text);
+        return value_set(v, text->data, text->len);
+    }
+    if (pp == NULL) {
+        v->valid = 0;
+        v->not_found = 1;
+        return PT_OK;
+    }
+    len = pt_proxy_protocol_addr_text(pp, data == VAR_PP_SRC ? pp->src
+                                                             : pp->dst,
+                                      buf, sizeof(buf));
+    p = pt_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return PT_ERROR;
+    }
+    memcpy(p, buf, len);
+    return value_set(v, p, len);
+}
+
+static int
+var_port(pt_http_request_t *r, pt_http_variable_value_t *v, uintptr_t data)
+{
+    pt_http_connection_t    *hc = r->connection->data;
+    struct sockaddr_storage *ss;
+    pt_str_t                *text;
+
+    if (data == VAR_PEER) {
+        ss = peer(r, &text);
+        if (ss->ss_family == AF_INET) {
+            return value_port(r, v, ntohs(((struct sockaddr_in *) ss)
+                                              ->sin_port));
+        }
+        if (ss->ss_family == AF_INET6) {
+            return value_port(r, v, ntohs(((struct sockaddr_in6 *) ss)
+                                              ->sin6_port));
+        }
+        return value_port(r, v, 0);
+    }
+    if (hc->proxy_protocol == NULL) {
+        v->valid = 0;
+        v->not_found = 1;
+        return PT_OK;
+    }
+    return value_port(r, v, data == VAR_PP_SRC ? hc->proxy_protocol->src_port
+                                               : hc->proxy_protocol->dst_port);
 }
 
 static int
 postconfiguration(pt_conf_t *cf)
 {
+    static const struct {
+        const char              *name;
+        pt_http_get_variable_pt  get;
+        uintptr_t                data;
+    } vars[] = {
+        { "realip_remote_addr", var_addr, VAR_PEER },
+        { "realip_remote_port", var_port, VAR_PEER },
+        { "proxy_protocol_addr", var_addr, VAR_PP_SRC },
+        { "proxy_protocol_port", var_port, VAR_PP_SRC },
+        { "proxy_protocol_server_addr", var_addr, VAR_PP_DST },
+        { "proxy_protocol_server_port", var_port, VAR_PP_DST },
+    };
     pt_http_variable_t *v;
     pt_str_t            name;
+    pt_uint_t           i;
 
-    pt_str_set(&name, "realip_remote_addr");
-    v = pt_http_add_variable(cf, &name, 0);
-    if (v == NULL) {
-        return PT_ERROR;
+    for (i = 0; i < pt_nelems(vars); i++) {
+        name.data = (u_char *) vars[i].name;
+        name.len = strlen(vars[i].name);
+        v = pt_http_add_variable(cf, &name, 0);
+        if (v == NULL) {
+            return PT_ERROR;
+        }
+        v->get_handler = vars[i].get;
+        v->data = vars[i].data;
     }
-    v->get_handler = var_remote_addr;
-    pt_str_set(&name, "realip_remote_port");
-    v = pt_http_add_variable(cf, &name, 0);
-    if (v == NULL) {
-        return PT_ERROR;
-    }
-    v->get_handler = var_remote_port;
-
     if (pt_http_add_phase_handler(cf, PT_HTTP_POST_READ_PHASE,
                                   realip_handler) != PT_OK
         || pt_http_add_phase_handler(cf, PT_HTTP_PREACCESS_PHASE,

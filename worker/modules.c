@@ -13,7 +13,6 @@ extern pt_module_t pt_http_log_module;
 extern pt_module_t pt_http_map_module;
 extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_realip_module;
-extern pt_module_t pt_http_proxy_protocol_module;
 extern pt_module_t pt_http_rewrite_module;
 extern pt_module_t pt_http_try_files_module;
 extern pt_module_t pt_http_static_module;
@@ -33,7 +32,6 @@ pt_module_t *pt_modules[] = {
     /* after limit_req/limit_conn when they come: its preaccess handler
      * must run before theirs (the last registered runs first) */
     &pt_http_realip_module,
-    &pt_http_proxy_protocol_module,
     &pt_http_rewrite_module,
     &pt_http_try_files_module,
     /* within a phase the last registered runs first: index, then
