@@ -17,6 +17,7 @@ import unittest
 
 from portico_harness import (Incomplete, PorticoTestCase, free_port,
                              http_conf, parse_response, wait_for)
+from test_access import ipv6_loopback
 
 SHOW = 'return 200 "$remote_addr $realip_remote_addr [$remote_port]\\n";'
 
@@ -97,15 +98,6 @@ BLOCK6 = r"""
         location / { SHOW }
     }
 """.replace("SHOW", SHOW)
-
-
-def ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def connect(port, src="127.0.0.1", host=None):
