@@ -305,6 +305,35 @@ class RealIP(PorticoTestCase):
         self.assertEqual((ra, rra), ("::1", "::1"))
         self.assertNotEqual(rport, "")
 
+    def test_unix_socket_peer(self):
+        inst = self.portico()
+        sock = inst.path("rip.sock")
+        inst.write_conf(text=http_conf([inst.port], f"""
+            server {{
+                listen unix:{sock};
+                listen 127.0.0.1:{inst.port};
+                set_real_ip_from unix:;
+                location / {{ {SHOW} }}
+            }}"""))
+        inst.start(wait=False)
+        inst.wait_workers(1)
+        wait_for(lambda: request(inst.port).status == 200,
+                 "the server to answer", diag=inst.diag)
+
+        def over_unix(extra):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(10)
+                s.connect(sock)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" + extra
+                          + b"Connection: close\r\n\r\n")
+                return read_response(s)[0].text()
+        self.assertEqual(over_unix(b"X-Real-IP: 192.0.2.1\r\n"),
+                         "192.0.2.1 unix: []\n")
+        self.assertEqual(over_unix(b""), "unix: unix: []\n")
+        # "unix:" trusts unix peers only
+        self.assertEqual(shown(inst.port, [("X-Real-IP", "192.0.2.1")])[0],
+                         "127.0.0.1")
+
 
 class RealIPConfig(PorticoTestCase):
     """nginx's wording for bad directives."""
