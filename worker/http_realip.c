@@ -30,6 +30,10 @@
 #define REALIP_PROXY    2
 #define REALIP_HEADER   3    /* any other header, by name */
 
+/* Bound on the X-Forwarded-For instances walked, the last ones (their
+ * size is bounded by the head buffers anyway). */
+#define XFF_MAX         64
+
 /* An address in a header: "[v6]:port" is the longest form. */
 #define ADDR_TEXT_MAX   (INET6_ADDRSTRLEN + sizeof("[]:65535"))
 
@@ -423,7 +427,7 @@ set_addr(pt_http_request_t *r, const pt_addr_t *a)
 }
 
 /* The PROXY header's source, with its port, as nginx sets it. */
-static int
+static void
 proxy_addr(pt_http_connection_t *hc, pt_addr_t *a)
 {
     pt_proxy_protocol_t *pp = hc->proxy_protocol;
@@ -442,7 +446,6 @@ proxy_addr(pt_http_connection_t *hc, pt_addr_t *a)
         sin6->sin6_port = htons(pp->src_port);
         a->socklen = sizeof(*sin6);
     }
-    return PT_OK;
 }
 
 /* The first instance of the configured header, by its lower-case name. */
@@ -462,11 +465,31 @@ find_header(pt_http_request_t *r, const pt_str_t *name)
     return NULL;
 }
 
-/* The header instances to walk, in arrival order, into `hs` (at most
- * `max`); the count, 0 when there is none. */
+/* The last `max` X-Forwarded-For instances in arrival order into `hs`:
+ * the walk starts from the right, so those are the ones that matter (the
+ * first ones are the client's own). Returns the count. */
+static pt_uint_t
+gather_xff(pt_http_request_t *r, pt_table_elt_t **hs, pt_uint_t max)
+{
+    pt_table_elt_t *h, *ring[XFF_MAX];
+    pt_uint_t       n = 0, i, first;
+
+    for (h = r->headers_in.x_forwarded_for; h != NULL; h = h->next) {
+        ring[n++ % max] = h;
+    }
+    first = n > max ? n % max : 0;
+    n = pt_min(n, max);
+    for (i = 0; i < n; i++) {
+        hs[i] = ring[(first + i) % max];
+    }
+    return n;
+}
+
+/* The header instances to walk, in arrival order, into `hs` (room for
+ * XFF_MAX); the count, 0 when there is none. */
 static pt_uint_t
 gather(pt_http_request_t *r, const realip_loc_conf_t *rlcf,
-       pt_table_elt_t **hs, pt_uint_t max)
+       pt_table_elt_t **hs)
 {
     pt_table_elt_t *h;
     pt_uint_t       n = 0;
@@ -476,13 +499,7 @@ gather(pt_http_request_t *r, const realip_loc_conf_t *rlcf,
         h = r->headers_in.x_real_ip;
         break;
     case REALIP_XFWD:
-        /* every instance, chained by `next` */
-        for (h = r->headers_in.x_forwarded_for; h != NULL && n < max;
-             h = h->next)
-        {
-            hs[n++] = h;
-        }
-        return n;
+        return gather_xff(r, hs, XFF_MAX);
     default:
         h = find_header(r, &rlcf->header);
         break;
@@ -492,10 +509,6 @@ gather(pt_http_request_t *r, const realip_loc_conf_t *rlcf,
     }
     return n;
 }
-
-/* Bound on the X-Forwarded-For instances walked (their size is bounded
- * by the head buffers anyway). */
-#define XFF_MAX 64
 
 /* post-read and preaccess: once per request (the first to change the
  * address wins, as nginx), so that location-level directives apply. */
@@ -522,7 +535,7 @@ realip_handler(pt_http_request_t *r)
         proxy_addr(hc, &a);
         return set_addr(r, &a);
     }
-    n = gather(r, rlcf, hs, XFF_MAX);
+    n = gather(r, rlcf, hs);
     if (n == 0) {
         return PT_DECLINED;
     }

@@ -175,6 +175,12 @@ class RealIP(PorticoTestCase):
         # a port in the header becomes $remote_port
         ra, _, rport = shown(port, [("X-Forwarded-For", "192.0.2.4:8443")])
         self.assertEqual((ra, rport), ("192.0.2.4", "8443"))
+        # the last instance counts, however many the client sent before
+        # the one its proxy appended
+        forged = [("X-Forwarded-For", f"198.51.100.{i}") for i in range(80)]
+        self.assertEqual(shown(port, forged + [("X-Forwarded-For",
+                                                "192.0.2.77")])[0],
+                         "192.0.2.77")
         # no header: the peer
         ra, rra, rport = shown(port)
         self.assertEqual((ra, rra), ("127.0.0.1", "127.0.0.1"))
