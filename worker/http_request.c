@@ -145,7 +145,9 @@ pt_http_init_connection(pt_connection_t *c)
     /* the request's copy of it adds the context: an idle connection
      * keeps no log of its own */
     hc->log = c->log;
-    c->read->handler = pt_http_wait_request_handler;
+    c->read->handler = hc->addr->proxy_protocol
+                       ? pt_http_proxy_protocol_handler
+                       : pt_http_wait_request_handler;
     c->write->handler = pt_event_empty_handler;
 
     scf = hc->addr->default_server->ctx->srv_conf[pt_http_core_module.index];
@@ -154,7 +156,7 @@ pt_http_init_connection(pt_connection_t *c)
 
     /* the first bytes may be here already (deferred accept, or a fast
      * client): epoll reports them too, but trying now saves a wait */
-    pt_http_wait_request_handler(c->read);
+    c->read->handler(c->read);
 }
 
 /* Release the head buffer of an idle connection: an idle keep-alive

@@ -13,6 +13,7 @@ extern pt_module_t pt_http_log_module;
 extern pt_module_t pt_http_map_module;
 extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_resolver_module;
+extern pt_module_t pt_http_realip_module;
 extern pt_module_t pt_http_rewrite_module;
 extern pt_module_t pt_http_proxy_rewrite_module;
 extern pt_module_t pt_http_try_files_module;
@@ -31,6 +32,9 @@ pt_module_t *pt_modules[] = {
     &pt_http_map_module,
     &pt_http_access_module,
     &pt_http_resolver_module,
+    /* after limit_req/limit_conn when they come: its preaccess handler
+     * must run before theirs (the last registered runs first) */
+    &pt_http_realip_module,
     &pt_http_rewrite_module,
     &pt_http_proxy_rewrite_module,   /* confs only: the proxy calls it */
     &pt_http_try_files_module,
