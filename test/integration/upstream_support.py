@@ -515,7 +515,11 @@ class Proxy:
         os.mkdir(self.logs)
         os.chmod(self.logs, 0o755)
         self.conf_path = os.path.join(self.prefix, "proxy.conf")
-        self.ports = [free_port() for _ in range(nports + 1)]
+        self.ports = []
+        while len(self.ports) < nports + 1:   # a freed port may come again
+            port = free_port()
+            if port not in self.ports:
+                self.ports.append(port)
         self.port = self.ports[0]
         self.workers = workers
         self.popen = None
