@@ -99,7 +99,8 @@ class Origin:
     drop_reused(k) (close without answering the next k requests that
     arrive on a reused connection), close_after (close after each
     response without saying so), idle_timeout, split (pause between the
-    first body byte and the rest, for kills mid-response). stop() closes
+    first body byte and the rest, for kills mid-response), health (the
+    status of /health, for active checks). stop() closes
     the listener and every connection (as a killed process would);
     restart() listens again on the same address."""
 
@@ -113,6 +114,7 @@ class Origin:
         self.delay = 0.0
         self.split = 0.0
         self.close_after = False
+        self.health = 200            # the status of /health (probes)
         self._fail = []              # statuses of the next requests
         self._drop_reused = 0
         self.lock = threading.Lock()
@@ -200,6 +202,18 @@ class Origin:
     def nrequests(self):
         with self.lock:
             return len(self.requests)
+
+    def served(self, since=0.0):
+        """Requests other than health probes, received after `since`
+        (a time.monotonic() value)."""
+        with self.lock:
+            return [r for r in self.requests
+                    if r["path"] != "/health" and r["time"] >= since]
+
+    def probes(self, since=0.0):
+        with self.lock:
+            return [r for r in self.requests
+                    if r["path"] == "/health" and r["time"] >= since]
 
     def open_conns(self):
         with self.lock:
@@ -318,7 +332,10 @@ class Origin:
                 self._drop_reused -= 1
                 req["dropped"] = True
                 return False
-            status = self._fail.pop(0) if self._fail else 200
+            if req["path"] == "/health":
+                status = self.health
+            else:
+                status = self._fail.pop(0) if self._fail else 200
         delay = float(q.get("delay", self.delay))
         if delay:
             if self._stopped.wait(delay):
