@@ -174,10 +174,8 @@ class HealthChecks(UpstreamCase):
                              matches=MATCH), workers=2)
         wait_for(lambda: o[1].probes(), "the first probe of o2")
         o[1].health = 503
-        t0 = time.monotonic()
         # out of rotation within 3 x interval * fails
-        wait_for(lambda: not [r for r in o[1].served(time.monotonic() - 0.5)]
-                 and set(spread(p, 4)[0]) == {"o1"},
+        wait_for(lambda: set(spread(p, 4)[0]) == {"o1"},
                  "o2 to leave the rotation", 3)
         names, pids = spread(p, 30)
         self.assertEqual(set(names), {"o1"})
@@ -188,12 +186,13 @@ class HealthChecks(UpstreamCase):
         self.assertLessEqual(len(o[1].probes(since)), 4)
         self.assertGreaterEqual(len(o[1].probes(since)), 2)
         # back after `passes` good probes: within 3 x interval * passes
-        o[1].health = 200
         t1 = time.monotonic()
+        o[1].health = 200
         wait_for(lambda: "o2" in spread(p, 4)[0], "o2 to return", 6)
-        self.assertLess(time.monotonic() - t0, 30)
-        self.assertGreaterEqual(time.monotonic() - t1, 1.0,
-                                "back after one good probe: passes=2")
+        first = min(r["time"] for r in o[1].served(t1))
+        good = [r for r in o[1].probes(t1)
+                if r["status"] == 200 and r["time"] < first]
+        self.assertGreaterEqual(len(good), 2, "passes=2 good probes first")
 
     def test_body_mismatch_fails_the_check(self):
         o = self.origins(2)
