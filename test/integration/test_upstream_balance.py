@@ -389,6 +389,19 @@ class PassiveChecks(UpstreamCase):
         # well within fail_timeout: a lone peer is always tried
         self.assertEqual(who(p.port), "o1")
 
+    def test_max_conns_reached_is_no_live_upstreams(self):
+        o = self.origins(1)
+        p = self.proxy(group([f"{o[0].addr()} max_conns=1"]))
+        t = threading.Thread(target=lambda: who(p.port, "/?delay=3",
+                                                timeout=20), daemon=True)
+        t.start()
+        wait_for(lambda: o[0].nrequests(), "the slow request at o1")
+        self.assertEqual(request(p.port, "/?second")[0], 502)
+        p.wait_error(r"no live upstreams while connecting to upstream")
+        t.join(timeout=20)
+        self.assertEqual(o[0].nrequests(), 1)
+        self.assertEqual(who(p.port), "o1")
+
     def test_max_conns_sends_the_rest_to_backup(self):
         o = self.origins(2)
         p = self.proxy(group([f"{o[0].addr()} max_conns=1",

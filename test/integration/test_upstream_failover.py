@@ -5,10 +5,13 @@ workers through a zone), traffic returns after a restart, and
 proxy_next_upstream decides what is retried."""
 
 import collections
+import os
 import unittest
 
 from portico_harness import wait_for
 from upstream_support import LoadLoop, UpstreamCase, request, who
+
+SLOW = os.environ.get("PORTICO_SLOW") == "1"
 
 
 def group(servers, extra="", location_extra="", listen_extra=""):
@@ -107,6 +110,35 @@ class KillMidLoad(UpstreamCase):
         self.assertLessEqual(sum(failed.values()), 2, dict(failed))
 
 
+    @unittest.skipUnless(SLOW, "slow test: set PORTICO_SLOW=1")
+    def test_repeated_kills_under_heavy_load(self):
+        o = self.origins(4)
+        for x in o:
+            x.split = 0.005
+        p = self.proxy(group([f"{x.addr()} max_fails=1 fail_timeout=1s"
+                              for x in o], extra="        zone u 256k;",
+                             listen_extra=" reuseport"), workers=2)
+        load = LoadLoop(p.port, threads=8, max_requests=20000,
+                        max_seconds=120).start()
+        self.addCleanup(load.stop)
+        for round_ in range(6):
+            victim = o[round_ % len(o)]
+            load.wait_count(load.count() + 150, timeout=60)
+            victim.stop()
+            load.wait_count(load.count() + 150, timeout=60)
+            victim.restart()
+            mark = load.count()
+            wait_for(lambda: any(r[3] == f"{victim.name}\n"
+                                 for r in load.snapshot()[mark:]),
+                     f"{victim.name} to serve again", 3)
+        load.stop()
+        cut = set()
+        for x in o:
+            cut |= x.started - x.finished
+        bad = [f for f in load.failures() if f[0] not in cut]
+        self.assertEqual(bad, [])
+
+
 class NextUpstream(UpstreamCase):
 
     def test_refused_retried_on_the_next_peer(self):
@@ -114,6 +146,15 @@ class NextUpstream(UpstreamCase):
         p = self.proxy(group([x.addr() for x in o]))
         o[0].stop()
         self.assertEqual([who(p.port) for _ in range(4)], ["o2"] * 4)
+
+    def test_post_retried_when_connect_fails(self):
+        # nothing was sent: a refused connect is retried whatever the method
+        o = self.origins(2)
+        p = self.proxy(group([x.addr() for x in o]))
+        o[0].stop()
+        for i in range(3):
+            st, _, body = request(p.port, "/echo", "POST", b"b%d" % i)
+            self.assertEqual((st, body), (200, f"o2\nb{i}"))
 
     def test_next_upstream_off(self):
         o = self.origins(2)
