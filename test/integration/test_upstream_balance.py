@@ -6,13 +6,12 @@ the config errors of `upstream` blocks with nginx's wording."""
 
 import collections
 import re
-import threading
 import time
 import unittest
 
 from portico_harness import wait_for
-from upstream_support import (Origin, UpstreamCase, ipv6_loopback, request,
-                              resolved, who)
+from upstream_support import (Held, Origin, UpstreamCase, ipv6_loopback,
+                              request, resolved, who)
 
 PROXY = "proxy_pass http://u;"
 
@@ -220,31 +219,20 @@ class LeastConn(UpstreamCase):
         o = self.origins(2)
         p = self.proxy(group([o[0].addr(), o[1].addr()],
                              extra="        least_conn;"))
-        res = {}
-        t = threading.Thread(target=lambda: res.update(
-            slow=who(p.port, "/?delay=3", timeout=20)), daemon=True)
-        t.start()
-        busy = wait_for(lambda: next((x for x in o if x.nrequests()), None),
-                        "the slow request to reach an origin")
-        idle = o[1] if busy is o[0] else o[0]
+        held = Held(p.port, o)
         seq = [who(p.port) for _ in range(6)]
-        self.assertEqual(seq, [idle.name] * 6)
-        t.join(timeout=20)
-        self.assertEqual(res.get("slow"), busy.name)
+        self.assertEqual(seq, [held.idle.name] * 6)
+        self.assertEqual(held.finish(), held.busy.name)
 
     def test_random_two_least_conn_prefers_idle(self):
         o = self.origins(2)
         p = self.proxy(group([o[0].addr(), o[1].addr()],
                              extra="        random two least_conn;"))
-        t = threading.Thread(target=lambda: who(p.port, "/?delay=3",
-                                                timeout=20), daemon=True)
-        t.start()
-        busy = wait_for(lambda: next((x for x in o if x.nrequests()), None),
-                        "the slow request to reach an origin")
-        idle = o[1] if busy is o[0] else o[0]
+        held = Held(p.port, o)
         # with two peers "two" always compares both
-        self.assertEqual([who(p.port) for _ in range(6)], [idle.name] * 6)
-        t.join(timeout=20)
+        self.assertEqual([who(p.port) for _ in range(6)],
+                         [held.idle.name] * 6)
+        held.finish()
 
 
 class Hashing(UpstreamCase):
@@ -264,6 +252,23 @@ class Hashing(UpstreamCase):
         # stable: the same networks map the same way again
         for net, name in list(mapping.items())[:10]:
             self.assertEqual(who(p.port, src=f"{net}.9"), name)
+
+    def test_ip_hash_down_keeps_the_other_networks(self):
+        # `down` keeps the hashing of everyone else (its networks move)
+        o = self.origins(3)
+        nets = [f"127.{a}.{b}" for a in (4, 5) for b in range(1, 16)]
+        p = self.proxy(group([x.addr() for x in o], extra="        ip_hash;"))
+        before = {n: who(p.port, src=f"{n}.1") for n in nets}
+        p.cleanup()
+        self.assertEqual(len(set(before.values())), 3, before)
+        q = self.proxy(group([o[0].addr(), o[1].addr(),
+                              f"{o[2].addr()} down"], extra="        ip_hash;"))
+        after = {n: who(q.port, src=f"{n}.1") for n in nets}
+        for n in nets:
+            if before[n] == "o3":
+                self.assertIn(after[n], ("o1", "o2"), n)
+            else:
+                self.assertEqual(after[n], before[n], n)
 
     def test_hash_key_is_stable(self):
         o = self.origins(3)
@@ -392,13 +397,10 @@ class PassiveChecks(UpstreamCase):
     def test_max_conns_reached_is_no_live_upstreams(self):
         o = self.origins(1)
         p = self.proxy(group([f"{o[0].addr()} max_conns=1"]))
-        t = threading.Thread(target=lambda: who(p.port, "/?delay=3",
-                                                timeout=20), daemon=True)
-        t.start()
-        wait_for(lambda: o[0].nrequests(), "the slow request at o1")
+        held = Held(p.port, o)
         self.assertEqual(request(p.port, "/?second")[0], 502)
         p.wait_error(r"no live upstreams while connecting to upstream")
-        t.join(timeout=20)
+        self.assertEqual(held.finish(), "o1")
         self.assertEqual(o[0].nrequests(), 1)
         self.assertEqual(who(p.port), "o1")
 
@@ -407,15 +409,11 @@ class PassiveChecks(UpstreamCase):
         p = self.proxy(group([f"{o[0].addr()} max_conns=1",
                               f"{o[1].addr()} backup"],
                              extra="        zone u 64k;"), workers=2)
-        t = threading.Thread(target=lambda: who(p.port, "/?delay=3",
-                                                timeout=20), daemon=True)
-        t.start()
-        wait_for(lambda: o[0].nrequests(), "the slow request at o1")
+        held = Held(p.port, o[:1])
         # whichever worker takes them, the zone says o1 is full
         self.assertEqual([who(p.port) for _ in range(6)], ["o2"] * 6)
-        t.join(timeout=20)
+        self.assertEqual(held.finish(), "o1")
         self.assertEqual(who(p.port), "o1")
-
 
 if __name__ == "__main__":
     unittest.main()

@@ -4,12 +4,11 @@ active health checks built on it (`health_check`, `match`), which
 open-source nginx lacks."""
 
 import collections
-import threading
 import time
 import unittest
 
 from portico_harness import wait_for
-from upstream_support import (UpstreamCase, portico_only, request, who)
+from upstream_support import Held, UpstreamCase, portico_only, who
 
 
 def group(servers, extra="        zone u 64k;", location_extra="",
@@ -132,16 +131,11 @@ class SharedState(UpstreamCase):
         p = self.proxy(group([x.addr() for x in o],
                              extra="        zone u 64k;\n        least_conn;"),
                        workers=2)
-        t = threading.Thread(target=lambda: who(p.port, "/?delay=3",
-                                                timeout=20), daemon=True)
-        t.start()
-        busy = wait_for(lambda: next((x for x in o if x.nrequests()), None),
-                        "the slow request to reach an origin")
-        idle = o[1] if busy is o[0] else o[0]
+        held = Held(p.port, o)
         names, pids = spread(p, 10)
-        self.assertEqual(names, [idle.name] * 10)
+        self.assertEqual(names, [held.idle.name] * 10)
         self.assertEqual(len(pids), 2)
-        t.join(timeout=20)
+        self.assertEqual(held.finish(), held.busy.name)
 
 
 HC = "health_check interval=1s fails=1 passes=2 uri=/health match=ok;"

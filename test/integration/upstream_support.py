@@ -95,7 +95,8 @@ class Origin:
     """An HTTP/1.1 origin on 127.0.0.1:port (or a unix socket) answering
     every request with body "NAME\\n" and headers X-Origin, X-Conn (the
     connection number) and X-Conn-Req (its request count). Knobs: delay
-    (seconds, or ?delay=S per request), fail_next(k, status),
+    (seconds, or ?delay=S per request), ?hold (answer only once held is
+    set), fail_next(k, status),
     drop_reused(k) (close without answering the next k requests that
     arrive on a reused connection), close_after (close after each
     response without saying so), idle_timeout, split (pause between the
@@ -115,6 +116,7 @@ class Origin:
         self.split = 0.0
         self.close_after = False
         self.health = 200            # the status of /health (probes)
+        self.held = threading.Event()    # releases ?hold requests
         self._fail = []              # statuses of the next requests
         self._drop_reused = 0
         self.lock = threading.Lock()
@@ -161,6 +163,7 @@ class Origin:
     def stop(self):
         """Refuse new connections and cut every open one."""
         self._stopped.set()
+        self.held.set()
         with self.lock:
             ls, self.lsock = self.lsock, None
             socks = list(self._socks)
@@ -181,6 +184,7 @@ class Origin:
             os.unlink(self.unix)
 
     def restart(self):
+        self.held.clear()
         return self.start()
 
     # -- scripting
@@ -337,6 +341,8 @@ class Origin:
             else:
                 status = self._fail.pop(0) if self._fail else 200
             req["status"] = status
+        if "hold" in q and not self.held.wait(30):
+            return False
         delay = float(q.get("delay", self.delay))
         if delay:
             if self._stopped.wait(delay):
@@ -405,6 +411,38 @@ def who(port, path="/", **kw):
     if status != 200:
         raise AssertionError(f"{path}: status {status}, body {body!r}")
     return body.strip().split("\n")[0]
+
+
+class Held:
+    """One request the origin holds unanswered (in flight at the proxy)
+    until finish(): `busy` is the origin that holds it."""
+
+    def __init__(self, port, origins):
+        self.origins = origins
+        self.result = {}
+        self.thread = threading.Thread(target=self._run, args=(port,),
+                                       daemon=True)
+        self.thread.start()
+        self.busy = wait_for(lambda: next((o for o in origins
+                                           if o.nrequests()), None),
+                             "the held request to reach an origin")
+        others = [o for o in origins if o is not self.busy]
+        self.idle = others[0] if others else None
+
+    def _run(self, port):
+        try:
+            self.result["name"] = who(port, "/?hold=1", timeout=40)
+        except Exception as e:        # reported by finish()
+            self.result["error"] = e
+
+    def finish(self):
+        """Release it: the name of the origin that answered it."""
+        for o in self.origins:
+            o.held.set()
+        self.thread.join(timeout=30)
+        if "error" in self.result:
+            raise self.result["error"]
+        return self.result.get("name")
 
 
 class Keepalive:
