@@ -10,19 +10,8 @@ import time
 import unittest
 
 from portico_harness import wait_for
-from upstream_support import (Held, Origin, UpstreamCase, ipv6_loopback,
-                              request, resolved, who)
-
-PROXY = "proxy_pass http://u;"
-
-
-def group(servers, extra="", location=PROXY, listen_extra=""):
-    """An upstream `u` of `servers` (lines) and a server proxying to it."""
-    body = "".join(f"        server {s};\n" for s in servers)
-    return (f"    upstream u {{\n{extra}\n{body}    }}\n"
-            f"    server {{\n        listen 127.0.0.1:@PORT@{listen_extra};\n"
-            f"        location / {{ {location} }}\n    }}\n")
-
+from upstream_support import (PROXY, Held, Origin, UpstreamCase, group,
+                              ipv6_loopback, request, resolved, who)
 
 def binomial_bound(n, p, z=3.891):
     """The two-sided 99.99% interval of a binomial count."""

@@ -8,19 +8,16 @@ import time
 import unittest
 
 from portico_harness import wait_for
-from upstream_support import Keepalive, UpstreamCase, request, who
+from upstream_support import (Keepalive, Origin, UpstreamCase, group,
+                              request, who)
 
 POOLED = ("proxy_pass http://u; proxy_http_version 1.1; "
           "proxy_set_header Connection \"\";")
 
 
-def pooled(servers, upstream_extra="keepalive 4;", location=POOLED,
-           location_extra=""):
-    body = "".join(f"        server {s};\n" for s in servers)
-    return (f"    upstream u {{\n{body}        {upstream_extra}\n    }}\n"
-            f"    server {{\n        listen 127.0.0.1:@PORT@;\n"
-            f"        location / {{ {location} {location_extra} }}\n"
-            f"    }}\n")
+def pooled(servers, upstream_extra="keepalive 4;", **kw):
+    kw.setdefault("location", POOLED)
+    return group(servers, extra=f"        {upstream_extra}", **kw)
 
 
 class Pool(UpstreamCase):
@@ -121,7 +118,6 @@ class Pool(UpstreamCase):
 
     def test_unix_socket_pool(self):
         d = self.unix_dir()
-        from upstream_support import Origin
         o = Origin("ux", unix=f"{d}/o.sock").start()
         self.addCleanup(o.stop)
         p = self.proxy(pooled([o.addr()]))

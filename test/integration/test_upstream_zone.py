@@ -8,16 +8,13 @@ import time
 import unittest
 
 from portico_harness import wait_for
-from upstream_support import Held, UpstreamCase, portico_only, who
+from upstream_support import Held, UpstreamCase, group, portico_only, who
 
 
-def group(servers, extra="        zone u 64k;", location_extra="",
-          matches=""):
-    body = "".join(f"        server {s};\n" for s in servers)
-    return (f"    upstream u {{\n{extra}\n{body}    }}\n{matches}"
-            f"    server {{\n        listen 127.0.0.1:@PORT@ reuseport;\n"
-            f"        location / {{ proxy_pass http://u; {location_extra} }}\n"
-            f"    }}\n")
+def zgroup(servers, extra="        zone u 64k;", **kw):
+    """A group with a zone (by default), listening with reuseport so that
+    fresh connections spread over the workers."""
+    return group(servers, extra=extra, listen_extra=" reuseport", **kw)
 
 
 def spread(p, n, path="/"):
@@ -33,7 +30,7 @@ class SharedState(UpstreamCase):
 
     def test_failure_seen_by_every_worker(self):
         o = self.origins(2)
-        p = self.proxy(group([f"{x.addr()} max_fails=1 fail_timeout=30s"
+        p = self.proxy(zgroup([f"{x.addr()} max_fails=1 fail_timeout=30s"
                               for x in o]), workers=2)
         o[1].stop()
         dead = o[1].addr()
@@ -52,7 +49,7 @@ class SharedState(UpstreamCase):
 
     def test_without_zone_each_worker_learns_alone(self):
         o = self.origins(2)
-        p = self.proxy(group([f"{x.addr()} max_fails=1 fail_timeout=30s"
+        p = self.proxy(zgroup([f"{x.addr()} max_fails=1 fail_timeout=30s"
                               for x in o], extra=""), workers=2)
         o[1].stop()
         names, pids = spread(p, 40)
@@ -67,7 +64,7 @@ class SharedState(UpstreamCase):
     def test_round_robin_exact_across_workers(self):
         # the weights' current values live in the zone: one sequence
         o = self.origins(3)
-        p = self.proxy(group([f"{o[0].addr()} weight=5", o[1].addr(),
+        p = self.proxy(zgroup([f"{o[0].addr()} weight=5", o[1].addr(),
                               o[2].addr()]), workers=2)
         names, pids = spread(p, 14)
         cycle = ["o1", "o1", "o2", "o1", "o3", "o1", "o1"]
@@ -76,7 +73,7 @@ class SharedState(UpstreamCase):
 
     def test_round_robin_per_worker_without_zone(self):
         o = self.origins(3)
-        p = self.proxy(group([f"{o[0].addr()} weight=5", o[1].addr(),
+        p = self.proxy(zgroup([f"{o[0].addr()} weight=5", o[1].addr(),
                               o[2].addr()], extra=""), workers=2)
         before = len(p.access())
         names = [who(p.port, f"/?s={i}") for i in range(28)]
@@ -95,10 +92,10 @@ class SharedState(UpstreamCase):
 
     def test_new_peer_after_reload_starts_fresh(self):
         o = self.origins(3)
-        p = self.proxy(group([f"{x.addr()} max_fails=1 fail_timeout=30s"
+        p = self.proxy(zgroup([f"{x.addr()} max_fails=1 fail_timeout=30s"
                               for x in o[:2]]), workers=2)
         self.assertEqual(set(spread(p, 6)[0]), {"o1", "o2"})
-        p.write_conf(group([f"{x.addr()} max_fails=1 fail_timeout=30s"
+        p.write_conf(zgroup([f"{x.addr()} max_fails=1 fail_timeout=30s"
                             for x in o]))
         p.reload()
         names, _ = spread(p, 12)
@@ -110,14 +107,14 @@ class SharedState(UpstreamCase):
     def test_failed_peer_stays_failed_across_reload(self):
         o = self.origins(3)
         servers = [f"{x.addr()} max_fails=1 fail_timeout=30s" for x in o[:2]]
-        p = self.proxy(group(servers), workers=2)
+        p = self.proxy(zgroup(servers), workers=2)
         o[1].stop()
         wait_for(lambda: who(p.port) and any(
             o[1].addr() in r["addrs"] for r in p.access()),
             "a request to try the stopped peer")
         before = len([r for r in p.access() if o[1].addr() in r["addrs"]])
         # same zone, one more peer: o2 keeps its failure, o3 is fresh
-        p.write_conf(group(servers + [
+        p.write_conf(zgroup(servers + [
             f"{o[2].addr()} max_fails=1 fail_timeout=30s"]))
         p.reload()
         names, _ = spread(p, 20)
@@ -128,7 +125,7 @@ class SharedState(UpstreamCase):
     def test_least_conn_across_workers(self):
         # connection counts live in the zone: the other worker sees them
         o = self.origins(2)
-        p = self.proxy(group([x.addr() for x in o],
+        p = self.proxy(zgroup([x.addr() for x in o],
                              extra="        zone u 64k;\n        least_conn;"),
                        workers=2)
         held = Held(p.port, o)
@@ -148,15 +145,15 @@ MATCH = ("    match ok {\n        status 200-399;\n"
 class HealthChecks(UpstreamCase):
 
     def test_requires_a_zone(self):
-        p = self.proxy(group(["127.0.0.1:1"], extra="", location_extra=HC,
-                             matches=MATCH), start=False)
+        p = self.proxy(zgroup(["127.0.0.1:1"], extra="", location_extra=HC,
+                             before=MATCH), start=False)
         r = p.test_conf()
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, r"\[emerg\] .*zone.* in "
                          + p.conf_path.replace(".", r"\.") + r":\d+\n")
 
     def test_unknown_match_block(self):
-        p = self.proxy(group(["127.0.0.1:1"], location_extra=HC),
+        p = self.proxy(zgroup(["127.0.0.1:1"], location_extra=HC),
                        start=False)
         r = p.test_conf()
         self.assertEqual(r.returncode, 1, r.stderr)
@@ -164,8 +161,8 @@ class HealthChecks(UpstreamCase):
 
     def test_peer_out_and_back(self):
         o = self.origins(2)
-        p = self.proxy(group([x.addr() for x in o], location_extra=HC,
-                             matches=MATCH), workers=2)
+        p = self.proxy(zgroup([x.addr() for x in o], location_extra=HC,
+                             before=MATCH), workers=2)
         wait_for(lambda: o[1].probes(), "the first probe of o2")
         o[1].health = 503
         # out of rotation within 3 x interval * fails
@@ -191,16 +188,16 @@ class HealthChecks(UpstreamCase):
     def test_body_mismatch_fails_the_check(self):
         o = self.origins(2)
         match = MATCH.replace('body ~ "^o[0-9]"', 'body ~ "^o1"')
-        p = self.proxy(group([x.addr() for x in o], location_extra=HC,
-                             matches=match))
+        p = self.proxy(zgroup([x.addr() for x in o], location_extra=HC,
+                             before=match))
         wait_for(lambda: o[1].probes(), "the first probe of o2")
         wait_for(lambda: set(spread(p, 4)[0]) == {"o1"},
                  "o2 (body o2) to leave the rotation", 3)
 
     def test_connection_refused_fails_the_check(self):
         o = self.origins(2)
-        p = self.proxy(group([x.addr() for x in o], location_extra=HC,
-                             matches=MATCH))
+        p = self.proxy(zgroup([x.addr() for x in o], location_extra=HC,
+                             before=MATCH))
         o[1].stop()
         wait_for(lambda: set(spread(p, 4)[0]) == {"o1"},
                  "o2 to leave the rotation", 3)

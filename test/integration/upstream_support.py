@@ -387,6 +387,23 @@ def origins(testcase, n, prefix="o", **kw):
     return out
 
 
+# ------------------------------------------------------------- configs
+
+PROXY = "proxy_pass http://u;"
+
+
+def group(servers, extra="", location=PROXY, location_extra="",
+          listen_extra="", before=""):
+    """An http block part: `upstream u` of `servers` (server lines) and
+    `extra` (its other lines), `before` (e.g. match blocks), then a server
+    on @PORT@ whose location / has `location` and `location_extra`."""
+    body = "".join(f"        server {s};\n" for s in servers)
+    return (f"    upstream u {{\n{extra}\n{body}    }}\n{before}"
+            f"    server {{\n        listen 127.0.0.1:@PORT@{listen_extra};\n"
+            f"        location / {{ {location} {location_extra} }}\n"
+            f"    }}\n")
+
+
 # ------------------------------------------------------------- clients
 
 def request(port, path="/", method="GET", body=None, src=None, timeout=10,
@@ -465,7 +482,8 @@ class Keepalive:
 class LoadLoop:
     """`threads` client threads, each sending GET /?id=T-N on new
     connections until stop(), `max_requests` each or `max_seconds`.
-    Records (id, time, status, body or error) per request."""
+    Records (id, end time, status, body or error, start time) per
+    request."""
 
     def __init__(self, port, threads=4, max_requests=2000, max_seconds=30,
                  path="/", pause=0.0):
@@ -493,11 +511,13 @@ class LoadLoop:
             if self.stop_ev.is_set() or time.monotonic() > end:
                 return
             rid = f"{t}-{n}"
+            start = time.monotonic()
             try:
                 st, _, body = request(self.port, f"{self.path}{sep}id={rid}")
-                rec = (rid, time.monotonic(), st, body)
+                rec = (rid, time.monotonic(), st, body, start)
             except Exception as e:        # a failure is the finding
-                rec = (rid, time.monotonic(), None, f"{type(e).__name__}: {e}")
+                rec = (rid, time.monotonic(), None,
+                       f"{type(e).__name__}: {e}", start)
             with self.lock:
                 self.records.append(rec)
             if self.pause:
@@ -521,6 +541,10 @@ class LoadLoop:
     def snapshot(self):
         with self.lock:
             return list(self.records)
+
+    def starts(self):
+        """id -> the time.monotonic() the request began."""
+        return {r[0]: r[4] for r in self.snapshot()}
 
     def failures(self):
         return [r for r in self.snapshot()
