@@ -116,6 +116,20 @@ class Pool(UpstreamCase):
         self.assertEqual(o.nconns(), 2)
         self.assertEqual(o.conns[0].requests, 3)
 
+    def test_chunked_request_body_then_reuse(self):
+        # unbuffered: the body goes upstream chunked, and the connection
+        # still returns to the pool after it
+        o = self.origins(1)[0]
+        p = self.proxy(pooled([o.addr()], location_extra=
+                              "proxy_request_buffering off;"))
+        for i in range(3):
+            st, _, body = request(p.port, "/echo", "POST",
+                                  iter([b"ab", b"cd%d" % i]))
+            self.assertEqual((st, body), (200, f"o1\nabcd{i}"))
+        self.assertEqual(o.requests[0]["headers"].get("transfer-encoding"),
+                         "chunked")
+        self.assertEqual(o.nconns(), 1)
+
     def test_unix_socket_pool(self):
         d = self.unix_dir()
         o = Origin("ux", unix=f"{d}/o.sock").start()

@@ -80,6 +80,16 @@ def resolved(host):
 
 # ------------------------------------------------------------- origins
 
+def _fill(s, buf, done):
+    """Read from s onto buf until done(buf); EOFError when s ends first."""
+    while not done(buf):
+        chunk = s.recv(65536)
+        if not chunk:
+            raise EOFError()
+        buf += chunk
+    return buf
+
+
 class Conn:
     """One connection an origin accepted."""
 
@@ -277,45 +287,31 @@ class Origin:
     @staticmethod
     def _read_request(s, buf):
         """(request dict, rest) or (None, b"") at EOF."""
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(65536)
-            if not chunk:
-                return None, b""
-            buf += chunk
-        head, _, buf = buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, version = lines[0].split(" ")
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        body = b""
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            while True:
-                while b"\r\n" not in buf:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        return None, b""
-                    buf += chunk
-                size_line, _, buf = buf.partition(b"\r\n")
-                size = int(size_line.split(b";")[0], 16)
-                while len(buf) < size + 2:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        return None, b""
-                    buf += chunk
-                body += buf[:size]
-                buf = buf[size + 2:]
-                if size == 0:
-                    break
-        else:
-            n = int(headers.get("content-length", "0"))
-            while len(buf) < n:
-                chunk = s.recv(65536)
-                if not chunk:
-                    return None, b""
-                buf += chunk
-            body, buf = buf[:n], buf[n:]
+        try:
+            buf = _fill(s, buf, lambda b: b"\r\n\r\n" in b)
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, version = lines[0].split(" ")
+            headers = {}
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                headers[k.strip().lower()] = v.strip()
+            body = b""
+            if headers.get("transfer-encoding", "").lower() == "chunked":
+                size = -1
+                while size != 0:
+                    buf = _fill(s, buf, lambda b: b"\r\n" in b)
+                    size_line, _, buf = buf.partition(b"\r\n")
+                    size = int(size_line.split(b";")[0], 16)
+                    buf = _fill(s, buf, lambda b: len(b) >= size + 2)
+                    body += buf[:size]
+                    buf = buf[size + 2:]
+            else:
+                n = int(headers.get("content-length", "0"))
+                buf = _fill(s, buf, lambda b: len(b) >= n)
+                body, buf = buf[:n], buf[n:]
+        except EOFError:
+            return None, b""
         url = urllib.parse.urlsplit(target)
         q = dict(urllib.parse.parse_qsl(url.query))
         return {"method": method, "target": target, "path": url.path,
