@@ -89,6 +89,9 @@ class Syntax(UpstreamCase):
 
 class ConfigErrors(UpstreamCase):
 
+    NEEDS = ("keepalive 2; zone z 64k; random two least_conn; "
+             "hash $arg_x;")
+
     def check(self, block, message, needle, offset=0):
         p = self.proxy(block, start=False)
         self.check_emerg(p, message, needle, offset)
@@ -204,6 +207,8 @@ class RoundRobin(UpstreamCase):
 
 class LeastConn(UpstreamCase):
 
+    NEEDS = "least_conn; random two least_conn;"
+
     def test_idle_peer_gets_the_next_requests(self):
         o = self.origins(2)
         p = self.proxy(group([o[0].addr(), o[1].addr()],
@@ -225,6 +230,8 @@ class LeastConn(UpstreamCase):
 
 
 class Hashing(UpstreamCase):
+
+    NEEDS = "ip_hash; hash $arg_x consistent;"
 
     def test_ip_hash_uses_the_first_three_octets(self):
         o = self.origins(3)
@@ -251,7 +258,8 @@ class Hashing(UpstreamCase):
         p.cleanup()
         self.assertEqual(len(set(before.values())), 3, before)
         q = self.proxy(group([o[0].addr(), o[1].addr(),
-                              f"{o[2].addr()} down"], extra="        ip_hash;"))
+                              f"{o[2].addr()} down"],
+                             extra="        ip_hash;"))
         after = {n: who(q.port, src=f"{n}.1") for n in nets}
         for n in nets:
             if before[n] == "o3":
@@ -298,6 +306,8 @@ class Hashing(UpstreamCase):
 
 class Random(UpstreamCase):
 
+    NEEDS = "random;"
+
     def check_share(self, weights, n=200):
         o = self.origins(len(weights))
         p = self.proxy(group([f"{x.addr()} weight={w}"
@@ -319,6 +329,8 @@ class Random(UpstreamCase):
 
 
 class PassiveChecks(UpstreamCase):
+
+    NEEDS = "zone z 64k;"
 
     def test_failed_peer_skipped_until_fail_timeout(self):
         o = self.origins(2)

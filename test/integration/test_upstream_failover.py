@@ -17,6 +17,8 @@ SLOW = os.environ.get("PORTICO_SLOW") == "1"
 
 class KillMidLoad(UpstreamCase):
 
+    NEEDS = "zone z 64k;"
+
     def loaded(self, n, fail_timeout, workers=1, threads=4, split=0.01):
         """n origins (responses paused `split` s after their first body
         byte, so that a kill can cut one), a proxy with max_fails=1 (a zone

@@ -22,6 +22,9 @@ def pooled(servers, upstream_extra="keepalive 4;", **kw):
 
 class Pool(UpstreamCase):
 
+    NEEDS = ("keepalive 4; keepalive_requests 3; keepalive_timeout 1s; "
+             "keepalive_time 1s;")
+
     def test_sequential_requests_share_one_connection(self):
         o = self.origins(1)[0]
         p = self.proxy(pooled([o.addr()]))
@@ -122,9 +125,12 @@ class Pool(UpstreamCase):
         o = self.origins(1)[0]
         p = self.proxy(pooled([o.addr()], location_extra=
                               "proxy_request_buffering off;"))
+        def chunks(i):
+            yield b"ab"
+            time.sleep(0.2)      # the rest comes after the proxy started
+            yield b"cd%d" % i
         for i in range(3):
-            st, _, body = request(p.port, "/echo", "POST",
-                                  iter([b"ab", b"cd%d" % i]))
+            st, _, body = request(p.port, "/echo", "POST", chunks(i))
             self.assertEqual((st, body), (200, f"o1\nabcd{i}"))
         self.assertEqual(o.requests[0]["headers"].get("transfer-encoding"),
                          "chunked")
@@ -141,6 +147,8 @@ class Pool(UpstreamCase):
 
 
 class DeadPooledConnection(UpstreamCase):
+
+    NEEDS = "keepalive 4;"
 
     def test_origin_closes_idle_connection(self):
         # the close arrives while the connection sits in the pool: it is

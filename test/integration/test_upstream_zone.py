@@ -28,6 +28,8 @@ def spread(p, n, path="/"):
 
 class SharedState(UpstreamCase):
 
+    NEEDS = "zone z 64k; least_conn;"
+
     def test_failure_seen_by_every_worker(self):
         o = self.origins(2)
         p = self.proxy(zgroup([f"{x.addr()} max_fails=1 fail_timeout=30s"
@@ -143,6 +145,9 @@ MATCH = ("    match ok {\n        status 200-399;\n"
 
 @portico_only("active health checks are not in nginx open source")
 class HealthChecks(UpstreamCase):
+
+    NEEDS = "zone z 64k;"
+    LOC_NEEDS = "health_check interval=1s;"
 
     def test_requires_a_zone(self):
         p = self.proxy(zgroup(["127.0.0.1:1"], extra="", location_extra=HC,

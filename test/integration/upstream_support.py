@@ -31,14 +31,15 @@ def portico_only(reason):
     return unittest.skipIf(NGINX, f"Portico-only: {reason}")
 
 
-_proxy_ok = None
+_accepted = {}
 
 
-def proxy_supported():
-    """Whether the binary accepts `upstream` and `proxy_pass` (`-t` on a
-    tiny config): before the proxy lands, the suites skip."""
-    global _proxy_ok
-    if _proxy_ok is None:
+def accepts(upstream="", location=""):
+    """Whether the binary accepts `upstream` and `proxy_pass` with these
+    extra upstream and location lines (`-t` on a tiny config): until the
+    proxy and each feature land, the suites that need them skip."""
+    key = (upstream, location)
+    if key not in _accepted:
         d = tempfile.mkdtemp(prefix="pt-up-probe-")
         try:
             os.mkdir(os.path.join(d, "logs"))
@@ -46,16 +47,16 @@ def proxy_supported():
             with open(conf, "w") as f:
                 f.write("error_log logs/error.log;\npid logs/p.pid;\n"
                         "events { worker_connections 16; }\n"
-                        "http { upstream u { server 127.0.0.1:9; keepalive 2;"
-                        " }\n server { listen 127.0.0.1:9;\n"
-                        " location / { proxy_pass http://u; } } }\n")
+                        f"http {{ upstream u {{ server 127.0.0.1:9; {upstream}"
+                        " }\n server { listen 127.0.0.1:9;\n location / "
+                        f"{{ proxy_pass http://u; {location} }} }} }}\n")
             r = subprocess.run([BIN, "-t", "-p", d, "-c", conf],
                                stdin=subprocess.DEVNULL,
                                capture_output=True, timeout=30)
-            _proxy_ok = r.returncode == 0
+            _accepted[key] = r.returncode == 0
         finally:
             shutil.rmtree(d, ignore_errors=True)
-    return _proxy_ok
+    return _accepted[key]
 
 
 def ipv6_loopback():
@@ -754,17 +755,25 @@ class Proxy:
 
 
 class UpstreamCase(unittest.TestCase):
-    """Base of the upstream suites: skips them all while the binary lacks
-    the proxy; self.proxy(...) starts one, killed at the end."""
+    """Base of the upstream suites: skips a test while the binary lacks
+    the proxy or what the class NEEDS (upstream lines) and LOC_NEEDS
+    (location lines); self.proxy(...) starts one, killed at the end."""
+
+    NEEDS = ""
+    LOC_NEEDS = ""
 
     def setUp(self):
         # per test, not per class: test/run.py counts a test as run and
         # skipped only when its own setUp skips
         if not os.access(BIN, os.X_OK):
             self.fail(f"{BIN} not found: run make")
-        if not proxy_supported():
+        if not accepts():
             self.skipTest(f"{NAME} does not accept upstream/proxy_pass yet "
                           "(-t on a tiny config fails)")
+        if not accepts(self.NEEDS, self.LOC_NEEDS):
+            self.skipTest(f"{NAME} does not accept "
+                          f"{(self.NEEDS + ' ' + self.LOC_NEEDS).strip()!r} "
+                          "yet (-t fails)")
 
     def proxy(self, http_block, start=True, **kw):
         p = Proxy(http_block, **kw)
