@@ -163,6 +163,19 @@ class DeadPooledConnection(UpstreamCase):
         self.assertEqual(o.nconns(), 5)
         self.assertEqual(p.wait_access(5)[-1]["statuses"], ["200"])
 
+    def test_post_after_idle_close_uses_a_fresh_connection(self):
+        # the close is seen before the pooled connection is picked, so a
+        # POST never meets it: nothing to retry
+        o = self.origins(1)[0]
+        o.close_after = True
+        p = self.proxy(pooled([o.addr()]))
+        for i in range(3):
+            st, _, body = request(p.port, "/echo", "POST", b"p%d" % i)
+            self.assertEqual((st, body), (200, f"o1\np{i}"))
+            wait_for(lambda: o.conns[-1].closed_by is not None,
+                     "the origin to close its connection")
+        self.assertEqual(o.nconns(), 3)
+
     def test_get_retried_on_a_fresh_connection(self):
         # the origin closes the pooled connection on receiving the request,
         # before any response byte: a GET is sent again on a new connection
