@@ -27,6 +27,8 @@ typedef struct {
     void               *realip;        /* the realip module's saved peer
                                           address while the current
                                           request has another (r->pool) */
+    unsigned            plain_http:1;  /* plain text on an ssl port: the
+                                          request gets 497 */
 } pt_http_connection_t;
 
 /* Where a request is, for $status of requests that never got one and for

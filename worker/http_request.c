@@ -22,6 +22,7 @@
 #include "http_listen.h"
 #include "http_request.h"
 #include "http_server_name.h"
+#include "http_ssl.h"
 #include "http_variables.h"
 #include "timer.h"
 #include "worker.h"
@@ -147,7 +148,8 @@ pt_http_init_connection(pt_connection_t *c)
     hc->log = c->log;
     c->read->handler = hc->addr->proxy_protocol
                        ? pt_http_proxy_protocol_handler
-                       : pt_http_wait_request_handler;
+                       : hc->addr->ssl ? pt_http_ssl_handshake_handler
+                                       : pt_http_wait_request_handler;
     c->write->handler = pt_event_empty_handler;
 
     scf = hc->addr->default_server->ctx->srv_conf[pt_http_core_module.index];
@@ -821,6 +823,11 @@ pt_http_select_server(pt_http_request_t *r)
     if (scf == NULL) {
         scf = hc->addr->default_server;
     }
+    if (r->connection->tls != NULL
+        && pt_http_ssl_check_server(r, scf) != PT_OK)
+    {
+        return PT_ERROR;
+    }
     r->srv_conf = scf->ctx->srv_conf;
     r->loc_conf = scf->ctx->loc_conf;
     pt_http_update_location_config(r);
@@ -1057,6 +1064,11 @@ pt_http_process_request(pt_http_request_t *r)
 
     if (c->read->timer_set) {
         pt_timer_del(c->read);
+    }
+    if ((((pt_http_connection_t *) c->data)->plain_http || c->tls != NULL)
+        && pt_http_ssl_check_request(r) != PT_OK)
+    {
+        return;
     }
     c->read->handler = request_handler;
     c->write->handler = request_handler;

@@ -10,6 +10,7 @@
 
 extern pt_module_t pt_http_core_module;
 extern pt_module_t pt_http_log_module;
+extern pt_module_t pt_http_ssl_module;
 extern pt_module_t pt_http_map_module;
 extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_resolver_module;
@@ -29,6 +30,7 @@ pt_module_t *pt_modules[] = {
     &pt_core_module,
     &pt_http_core_module,
     &pt_http_log_module,
+    &pt_http_ssl_module,
     &pt_http_map_module,
     &pt_http_access_module,
     &pt_http_resolver_module,
