@@ -144,16 +144,24 @@ tls_cleanup(void *data)
     c->tls = NULL;
 }
 
-/* ", client: A" when the connection has a peer address. */
+/* "CALL failed (SSL: ...) while SSL handshaking, client: A", as nginx. */
 static void
-conn_error(pt_connection_t *c, pt_uint_t level, int err, const char *call)
+conn_error(pt_connection_t *c, pt_uint_t level, const char *call)
 {
-    if (c->addr_text.len) {
-        pt_tls_error(level, c->log, err, "%s failed, client: %.*s", call,
-                     (int) c->addr_text.len, c->addr_text.data);
-    } else {
-        pt_tls_error(level, c->log, err, "%s failed", call);
+    pt_tls_t *tls = c->tls;
+    u_char    msg[2048], *p, *end = msg + sizeof(msg) - 1;
+
+    p = pt_slprintf(msg, end, "%s failed", call);
+    p = pt_tls_error_text(p, end);
+    if (!tls->done) {
+        p = pt_slprintf(p, end, " while SSL handshaking");
     }
+    if (c->addr_text.len) {
+        p = pt_slprintf(p, end, ", client: %.*s", (int) c->addr_text.len,
+                        c->addr_text.data);
+    }
+    *p = '\0';
+    pt_log_error(level, c->log, 0, "%s", msg);
 }
 
 /* Log a failed SSL call: the peer's mistakes (protocol errors, resets) at
@@ -176,10 +184,10 @@ io_error(pt_connection_t *c, int sslerr, const char *call)
         return;
     }
     if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SSL) {
-        conn_error(c, PT_LOG_INFO, 0, call);
+        conn_error(c, PT_LOG_INFO, call);
         return;
     }
-    conn_error(c, PT_LOG_CRIT, 0, call);
+    conn_error(c, PT_LOG_CRIT, call);
 }
 
 static void

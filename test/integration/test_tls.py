@@ -1,0 +1,698 @@
+"""TLS termination: handshake and GET with Python's ssl module and
+`openssl s_client`; SNI choosing the server and its certificate (RSA or
+ECDSA by what the client supports); unknown names; ssl_reject_handshake;
+old protocols and weak suites refused (with a client that really offers
+them); resumption across workers by session id, by ticket and through the
+shared cache; ticket key rotation; client certificates; the stapled OCSP
+response; plain HTTP on the TLS port (497); stalled handshakes; renewed
+certificates by reload under load; config errors at -t.
+
+Certificates are made at run time with the openssl CLI into a temp dir."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import warnings
+
+from portico_harness import (PorticoTestCase, free_port, http_conf,
+                             wait_for)
+
+CERTS = None     # the directory of the module's certificates
+
+
+def sh(*args, **kw):
+    return subprocess.run(list(args), cwd=CERTS, check=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=60, **kw)
+
+
+def make_cert(name, cn, sans=(), ec=False, serial=1, ca=True):
+    """name.key and name.pem signed by the test CA (or self-signed)."""
+    key = (["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+           if ec else ["-newkey", "rsa:2048"])
+    if not os.path.exists(os.path.join(CERTS, name + ".key")):
+        sh("openssl", "req", *key, "-nodes", "-keyout", name + ".key",
+           "-out", name + ".csr", "-subj", "/CN=" + cn)
+    else:     # a renewal: the same key
+        sh("openssl", "req", "-new", "-key", name + ".key", "-out",
+           name + ".csr", "-subj", "/CN=" + cn)
+    ext = os.path.join(CERTS, name + ".ext")
+    with open(ext, "w") as f:
+        if sans:
+            f.write("subjectAltName=" + ",".join("DNS:" + s for s in sans)
+                    + "\n")
+        f.write("basicConstraints=CA:FALSE\n")
+    if ca:
+        sh("openssl", "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
+           "-CAkey", "ca.key", "-set_serial", str(serial), "-days", "2",
+           "-out", name + ".pem", "-extfile", ext)
+    else:
+        sh("openssl", "x509", "-req", "-in", name + ".csr", "-signkey",
+           name + ".key", "-set_serial", str(serial), "-days", "2",
+           "-out", name + ".pem", "-extfile", ext)
+
+
+def setUpModule():
+    global CERTS
+    CERTS = tempfile.mkdtemp(prefix="portico-tls-")
+    os.chmod(CERTS, 0o755)
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+       "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Portico Test CA",
+       "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
+       "-addext", "keyUsage=keyCertSign,cRLSign,digitalSignature")
+    make_cert("a_rsa", "a.test", ["a.test", "localhost"], serial=10)
+    make_cert("a_ec", "a.test", ["a.test", "localhost"], ec=True, serial=11)
+    make_cert("b", "b.test", ["b.test"], serial=12)
+    make_cert("client", "client", serial=13)
+    make_cert("rogue", "rogue", ca=False, serial=14)
+    # an OCSP response for a_rsa, signed by the CA itself
+    with open(os.path.join(CERTS, "index.txt"), "w") as f:
+        f.write("V\t301231235959Z\t\t0A\tunknown\t/CN=a.test\n")
+    sh("openssl", "ocsp", "-index", "index.txt", "-rsigner", "ca.pem",
+       "-rkey", "ca.key", "-CA", "ca.pem", "-issuer", "ca.pem", "-cert",
+       "a_rsa.pem", "-respout", "ocsp.der", "-ndays", "1")
+    for name in ("ka", "kb"):
+        with open(os.path.join(CERTS, name), "wb") as f:
+            f.write(os.urandom(80))
+    for n in os.listdir(CERTS):
+        os.chmod(os.path.join(CERTS, n), 0o644)
+
+
+def tearDownModule():
+    shutil.rmtree(CERTS, ignore_errors=True)
+
+
+def cpath(name):
+    return os.path.join(CERTS, name)
+
+
+def der_of(name):
+    with open(cpath(name)) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def client_ctx(maxv=None, minv=None, ciphers=None, cert=None, tickets=True):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cpath("ca.pem"))
+    if maxv:
+        ctx.maximum_version = maxv
+    if minv:
+        ctx.minimum_version = minv
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if cert:
+        ctx.load_cert_chain(cpath(cert + ".pem"), cpath(cert + ".key"))
+    if not tickets:
+        ctx.options |= ssl.OP_NO_TICKET
+    return ctx
+
+
+class Reply:
+    def __init__(self, status, headers, body, peer, sock_info):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.peer = peer                  # DER of the server certificate
+        self.version, self.cipher, self.reused, self.session = sock_info
+
+
+def get(port, host="a.test", path="/", ctx=None, session=None,
+        verify=True, timeout=10, extra=b""):
+    """One request over a new TLS connection; the whole response."""
+    ctx = ctx or client_ctx()
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s = ctx.wrap_socket(raw, server_hostname=host, session=session)
+    except Exception:
+        raw.close()
+        raise
+    with s:
+        s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: "
+                  + host.encode() + b"\r\nConnection: close\r\n" + extra
+                  + b"\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        info = (s.version(), s.cipher()[0], s.session_reused, s.session)
+        peer = s.getpeercert(binary_form=True)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return Reply(int(lines[0].split()[1]), headers, body.decode(), peer,
+                 info)
+
+
+def s_client(port, *args, stdin=b"", timeout=20):
+    """openssl s_client: (returncode, stdout + stderr)."""
+    p = subprocess.run(["openssl", "s_client", "-connect",
+                        f"127.0.0.1:{port}", *args], input=stdin,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout)
+    return p.returncode, p.stdout.decode("latin1")
+
+
+def handshake_ok(out):
+    m = re.search(r"Cipher is (\S+)", out)
+    return m is not None and m.group(1) != "(NONE)"
+
+
+SHOW = ('return 200 "@NAME@ $https $scheme $ssl_protocol $ssl_server_name '
+        '$ssl_session_reused $ssl_client_verify $pid\\n";')
+
+BLOCK = r"""
+    client_header_timeout 3s;
+    ssl_certificate @C@/a_rsa.pem;
+    ssl_certificate_key @C@/a_rsa.key;
+    ssl_certificate @C@/a_ec.pem;
+    ssl_certificate_key @C@/a_ec.key;
+    ssl_session_cache shared:TLS:1m;
+
+    server {
+        listen 127.0.0.1:@PORT@ ssl default_server;
+        server_name a.test;
+        ssl_stapling on;
+        ssl_stapling_file @C@/ocsp.der;
+        location / { SHOW_A }
+        location /ext { error_page 497 https://$host:@PORT@$request_uri;
+                        SHOW_A }
+    }
+    server {
+        listen 127.0.0.1:@PORT@ ssl;
+        server_name b.test;
+        ssl_certificate @C@/b.pem;
+        ssl_certificate_key @C@/b.key;
+        location / { SHOW_B }
+    }
+    # ssl_reject_handshake on the default server of a port
+    server {
+        listen 127.0.0.1:@PORT2@ ssl default_server;
+        ssl_reject_handshake on;
+    }
+    server {
+        listen 127.0.0.1:@PORT2@ ssl;
+        server_name a.test;
+        location / { SHOW_A }
+    }
+    # client certificates
+    server {
+        listen 127.0.0.1:@PORT3@ ssl;
+        server_name a.test;
+        ssl_client_certificate @C@/ca.pem;
+        ssl_verify_client on;
+        location / { return 200 "$ssl_client_verify|$ssl_client_s_dn|$ssl_client_i_dn|$ssl_client_serial|$ssl_client_fingerprint\n"; }
+    }
+    server {
+        listen 127.0.0.1:@PORT4@ ssl;
+        server_name a.test;
+        ssl_client_certificate @C@/ca.pem;
+        ssl_verify_client optional;
+        error_page 497 https://$host:@PORT@$request_uri;
+        location / { return 200 "$ssl_client_verify|$ssl_client_s_dn\n"; }
+    }
+    # old protocols and suites, on purpose: proves the client offers them
+    server {
+        listen 127.0.0.1:@PORT5@ ssl;
+        ssl_protocols TLSv1 TLSv1.1 TLSv1.2;
+        ssl_ciphers DEFAULT:@SECLEVEL=0;
+        location / { SHOW_A }
+    }
+""".replace("SHOW_A", SHOW.replace("@NAME@", "a")).replace(
+    "SHOW_B", SHOW.replace("@NAME@", "b"))
+
+
+def start(test, block, nports, workers=1, wait_port=0, ready=None):
+    inst = test.portico()
+    inst.ports = [inst.port]
+    while len(inst.ports) < nports:
+        p = free_port()
+        if p not in inst.ports:
+            inst.ports.append(p)
+    inst.write_conf(text=http_conf(inst.ports, block.replace("@C@", CERTS),
+                                   workers=workers))
+    inst.start(wait=False)
+    inst.wait_workers(workers)
+    ready = ready or (lambda: get(inst.ports[wait_port]).status == 200)
+
+    def ok():
+        try:
+            return ready()
+        except OSError:
+            return False
+    wait_for(ok, "the TLS port to answer", diag=inst.diag)
+    return inst
+
+
+class Basics(PorticoTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.inst = start(self, BLOCK, 5)
+        self.port = self.inst.port
+
+    def test_get_and_variables(self):
+        r = get(self.port)
+        self.assertEqual(r.status, 200)
+        f = r.body.split()
+        self.assertEqual(f[:5], ["a", "on", "https", "TLSv1.3", "a.test"])
+        self.assertEqual(f[5], ".")
+        self.assertEqual(f[6], "NONE")
+        r = get(self.port, ctx=client_ctx(maxv=ssl.TLSVersion.TLSv1_2))
+        self.assertEqual(r.version, "TLSv1.2")
+        self.assertIn("TLSv1.2", r.body)
+        # ALPN: http/1.1 only
+        ctx = client_ctx()
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        with socket.create_connection(("127.0.0.1", self.port)) as raw:
+            with ctx.wrap_socket(raw, server_hostname="a.test") as s:
+                self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
+
+    def test_big_body_and_keepalive(self):
+        # records over several writes and pipelined keep-alive requests
+        ctx = client_ctx()
+        with socket.create_connection(("127.0.0.1", self.port)) as raw:
+            with ctx.wrap_socket(raw, server_hostname="a.test") as s:
+                req = b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"
+                s.sendall(req * 3 + req.replace(b"\r\n\r\n",
+                                                b"\r\nConnection: close"
+                                                b"\r\n\r\n"))
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        self.assertEqual(data.count(b"HTTP/1.1 200 OK"), 4)
+
+    def test_sni_selects_server_and_certificate(self):
+        r = get(self.port, host="b.test")
+        self.assertTrue(r.body.startswith("b "), r.body)
+        self.assertEqual(r.peer, der_of("b.pem"))
+        # RSA or ECDSA by what the client supports (TLS 1.2 suites)
+        r = get(self.port, ctx=client_ctx(maxv=ssl.TLSVersion.TLSv1_2,
+                                          ciphers="ECDHE-ECDSA-AES128-GCM-"
+                                                  "SHA256"))
+        self.assertEqual(r.peer, der_of("a_ec.pem"))
+        r = get(self.port, ctx=client_ctx(maxv=ssl.TLSVersion.TLSv1_2,
+                                          ciphers="ECDHE-RSA-AES128-GCM-"
+                                                  "SHA256"))
+        self.assertEqual(r.peer, der_of("a_rsa.pem"))
+        # TLS 1.3 by signature algorithms
+        rc, out = s_client(self.port, "-servername", "a.test",
+                           "-sigalgs", "RSA-PSS+SHA256")
+        self.assertIn("Peer signature type: RSA-PSS", out)
+        rc, out = s_client(self.port, "-servername", "a.test",
+                           "-sigalgs", "ECDSA+SHA256")
+        self.assertIn("Peer signature type: ECDSA", out)
+
+    def test_unknown_name_gets_default_server(self):
+        r = get(self.port, host="unknown.test", verify=False)
+        self.assertTrue(r.body.startswith("a "), r.body)
+        self.assertIn(r.peer, (der_of("a_rsa.pem"), der_of("a_ec.pem")))
+        # no SNI at all
+        rc, out = s_client(self.port, "-noservername",
+                           stdin=b"GET / HTTP/1.0\r\n\r\n")
+        self.assertIn("CN = a.test", out)
+
+    def test_reject_handshake(self):
+        port2 = self.inst.ports[1]
+        with self.assertRaises(ssl.SSLError) as e:
+            get(port2, host="unknown.test")
+        self.assertIn("UNRECOGNIZED_NAME", str(e.exception).upper())
+        with self.assertRaises(ssl.SSLError):
+            get(port2, host=None, verify=False)
+        self.assertEqual(get(port2, host="a.test").status, 200)
+
+    def test_old_protocols_refused(self):
+        legacy = self.inst.ports[4]
+        for flag in ("-tls1", "-tls1_1"):
+            args = (flag, "-cipher", "DEFAULT@SECLEVEL=0")
+            rc, out = s_client(legacy, *args, stdin=b"Q\n")
+            self.assertTrue(handshake_ok(out),
+                            f"the client does not offer {flag}: {out}")
+            rc, out = s_client(self.port, *args, stdin=b"Q\n")
+            self.assertFalse(handshake_ok(out), out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx = client_ctx(minv=ssl.TLSVersion.TLSv1,
+                             maxv=ssl.TLSVersion.TLSv1_1,
+                             ciphers="DEFAULT@SECLEVEL=0")
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.assertEqual(get(legacy, ctx=ctx, verify=False).status, 200)
+        with self.assertRaises(ssl.SSLError):
+            get(self.port, ctx=ctx, verify=False)
+        self.inst.wait_log(r"\[info\] .*SSL_do_handshake\(\) failed \(SSL: "
+                           r"error:\S+:SSL routines::unsupported protocol\) "
+                           r"while SSL handshaking, client: 127\.0\.0\.1")
+
+    def test_weak_suites_refused(self):
+        legacy = self.inst.ports[4]
+        offered = 0
+        for suite in ("AES128-SHA", "AES256-SHA", "AES128-SHA256",
+                      "ECDHE-RSA-AES128-SHA", "ECDHE-RSA-AES256-SHA384",
+                      "DES-CBC3-SHA", "RC4-SHA", "NULL-SHA256",
+                      "EXP-RC4-MD5", "AES128-GCM-SHA256",
+                      "DHE-RSA-AES128-GCM-SHA256"):
+            args = ("-tls1_2", "-cipher", suite + "@SECLEVEL=0")
+            rc, out = s_client(legacy, *args, stdin=b"Q\n")
+            if handshake_ok(out):
+                offered += 1
+            rc, out = s_client(self.port, *args, stdin=b"Q\n")
+            self.assertFalse(handshake_ok(out), f"{suite} accepted: {out}")
+        # at least the CBC suites really went out (the control accepted)
+        self.assertGreaterEqual(offered, 4)
+        rc, out = s_client(self.port, "-tls1_2", stdin=b"Q\n")
+        self.assertRegex(out, r"Cipher is ECDHE-(RSA|ECDSA)-(AES\d+-GCM|"
+                              r"CHACHA20)")
+
+    def test_client_certificates(self):
+        on, opt = self.inst.ports[2], self.inst.ports[3]
+        r = get(on, ctx=client_ctx(cert="client"))
+        self.assertEqual(r.status, 200)
+        f = r.body.strip().split("|")
+        self.assertEqual(f[:4], ["SUCCESS", "CN=client",
+                                 "CN=Portico Test CA", "0D"])
+        self.assertRegex(f[4], r"^[0-9a-f]{40}$")
+        r = get(on)
+        self.assertEqual(r.status, 400)
+        self.assertIn("No required SSL certificate was sent", r.body)
+        r = get(on, ctx=client_ctx(cert="rogue"))
+        self.assertEqual(r.status, 400)
+        self.assertIn("The SSL certificate error", r.body)
+        r = get(opt)
+        self.assertEqual((r.status, r.body), (200, "NONE|\n"))
+        r = get(opt, ctx=client_ctx(cert="client"))
+        self.assertEqual((r.status, r.body), (200, "SUCCESS|CN=client\n"))
+        r = get(opt, ctx=client_ctx(cert="rogue"))
+        self.assertEqual(r.status, 400)
+        self.inst.wait_log(r"client SSL certificate verify error: \(\d+:")
+        self.inst.wait_log(r"client sent no required SSL certificate")
+
+    def test_misdirected_request(self):
+        # SNI b.test, Host a.test on a port where the Host's server
+        # verifies client certificates: 421 (nginx 1.22's rule)
+        on = self.inst.ports[2]
+        r = get(on, host="a.test", ctx=client_ctx(cert="client"),
+                extra=b"")
+        self.assertEqual(r.status, 200)
+        ctx = client_ctx(cert="client")
+        ctx.check_hostname = False
+        raw = socket.create_connection(("127.0.0.1", on), timeout=10)
+        with ctx.wrap_socket(raw, server_hostname="other.test") as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n"
+                      b"Connection: close\r\n\r\n")
+            data = s.recv(65536)
+        self.assertTrue(data.startswith(b"HTTP/1.1 421"), data)
+
+    def test_ocsp_stapling(self):
+        rc, out = s_client(self.port, "-servername", "a.test", "-status",
+                           stdin=b"Q\n")
+        self.assertIn("OCSP Response Status: successful", out)
+        self.assertIn("Cert Status: good", out)
+
+    def test_plain_http_on_tls_port(self):
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break      # closed after the answer
+                data += chunk
+        self.assertTrue(data.startswith(b"HTTP/1.1 400 Bad Request"), data)
+        self.assertIn(b"The plain HTTP request was sent to HTTPS port", data)
+        self.assertIn(b"Connection: close", data)
+        self.inst.wait_log(r"client sent plain HTTP request to HTTPS port")
+        # error_page 497 at the server level (the check comes before the
+        # location is known: one in a location does not apply, as nginx)
+        for port, path in ((self.inst.ports[3], "/ext/x?y=1"),):
+            with socket.create_connection(("127.0.0.1", port),
+                                          timeout=10) as s:
+                s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\n"
+                          b"Host: a.test\r\n\r\n")
+                data = s.recv(65536)
+            self.assertTrue(data.startswith(b"HTTP/1.1 302"), data)
+            self.assertIn(f"Location: https://a.test:{self.port}{path}"
+                          .encode(), data)
+
+    def test_stalled_and_garbage_handshakes(self):
+        stalled = socket.create_connection(("127.0.0.1", self.port))
+        stalled.sendall(b"\x16\x03\x01\x02\x00\x01")   # a record begun
+        garbage = socket.create_connection(("127.0.0.1", self.port))
+        garbage.sendall(b"\x16\x03\x01\x00\x05hello" + os.urandom(200))
+        try:
+            garbage.settimeout(10)
+            self.assertEqual(garbage.recv(1024)[:1], b"\x15")   # an alert
+            # others are served meanwhile
+            t0 = time.monotonic()
+            self.assertEqual(get(self.port).status, 200)
+            self.assertLess(time.monotonic() - t0, 2.5)
+            stalled.settimeout(15)
+            t0 = time.monotonic()
+            self.assertEqual(stalled.recv(1024), b"")
+            # client_header_timeout 3s since accept
+            self.assertLess(time.monotonic() - t0, 10)
+        finally:
+            stalled.close()
+            garbage.close()
+        self.inst.wait_log(r"client timed out while SSL handshaking")
+
+
+RESUME = r"""
+    ssl_certificate @C@/a_rsa.pem;
+    ssl_certificate_key @C@/a_rsa.key;
+    add_header X-Pid $pid;
+    server {
+        listen 127.0.0.1:@PORT@ ssl reuseport;
+        ssl_session_cache shared:TLS:1m;
+        location / { return 200 "$ssl_session_reused $ssl_protocol\n"; }
+    }
+    server {
+        listen 127.0.0.1:@PORT2@ ssl reuseport;
+        ssl_session_cache shared:TLS:1m;
+        ssl_session_tickets off;
+        location / { return 200 "$ssl_session_reused $ssl_protocol\n"; }
+    }
+    server {
+        listen 127.0.0.1:@PORT3@ ssl reuseport;
+        ssl_session_cache off;
+        ssl_session_ticket_key @C@/@K1@;
+        @K2@
+        location / { return 200 "$ssl_session_reused $ssl_protocol\n"; }
+    }
+"""
+
+
+def resume_elsewhere(test, port, ctx):
+    """Make a session, then reconnect with it until another worker
+    answers (bounded); returns that reply."""
+    first = get(port, ctx=ctx)
+    test.assertFalse(first.reused)
+    pid = first.headers["x-pid"]
+    for _ in range(60):
+        r = get(port, ctx=ctx, session=first.session)
+        if r.headers["x-pid"] != pid:
+            return r
+    test.fail("no other worker answered in 60 connections")
+
+
+class Resumption(PorticoTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.block = RESUME.replace("@K1@", "ka").replace("@K2@", "")
+        self.inst = start(self, self.block, 3, workers=2)
+
+    def check(self, port, ctx, version):
+        r = resume_elsewhere(self, port, ctx)
+        self.assertTrue(r.reused, "not resumed on another worker")
+        self.assertEqual(r.body, f"r {version}\n")
+
+    def test_tls12_session_id_shared_cache(self):
+        self.check(self.inst.ports[1],
+                   client_ctx(maxv=ssl.TLSVersion.TLSv1_2, tickets=False),
+                   "TLSv1.2")
+
+    def test_tls12_ticket(self):
+        self.check(self.inst.port, client_ctx(maxv=ssl.TLSVersion.TLSv1_2),
+                   "TLSv1.2")
+        # a ticket alone (no cache at all on this port)
+        self.check(self.inst.ports[2],
+                   client_ctx(maxv=ssl.TLSVersion.TLSv1_2), "TLSv1.2")
+
+    def test_tls13_ticket(self):
+        self.check(self.inst.port, client_ctx(), "TLSv1.3")
+
+    def test_tls13_without_tickets_uses_shared_cache(self):
+        # OpenSSL sends stateful TLS 1.3 tickets (a session id) when
+        # tickets are off: they resume through the shared cache
+        self.check(self.inst.ports[1], client_ctx(), "TLSv1.3")
+
+    def test_ticket_key_rotation(self):
+        port = self.inst.ports[2]
+        ctx = client_ctx(maxv=ssl.TLSVersion.TLSv1_2)
+        old = get(port, ctx=ctx)
+        # B encrypts from now on, A still decrypts
+        self.reload(RESUME.replace("@K1@", "kb").replace(
+            "@K2@", "ssl_session_ticket_key @C@/ka;"))
+        r = get(port, ctx=ctx, session=old.session)
+        self.assertTrue(r.reused)
+        new = get(port, ctx=ctx)
+        # A gone: its tickets no longer resume, B's do
+        self.reload(RESUME.replace("@K1@", "kb").replace("@K2@", ""))
+        self.assertFalse(get(port, ctx=ctx, session=old.session).reused)
+        self.assertTrue(get(port, ctx=ctx, session=new.session).reused)
+
+    def reload(self, block):
+        inst = self.inst
+        old = set(inst.wait_workers(2))
+        inst.write_conf(text=http_conf(inst.ports,
+                                       block.replace("@C@", CERTS),
+                                       workers=2))
+        inst.signal(signal.SIGHUP)
+        inst.wait_workers(2, exclude=old)
+        inst.wait_gone(old, "old workers")
+
+
+class Renewal(PorticoTestCase):
+
+    def test_reload_with_renewed_certificate_under_load(self):
+        d = tempfile.mkdtemp(prefix="portico-renew-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        for n in ("a_rsa.pem", "a_rsa.key"):
+            shutil.copy(cpath(n), d)
+            os.chmod(os.path.join(d, n), 0o644)
+        block = (r"""
+            server {
+                listen 127.0.0.1:@PORT@ ssl;
+                ssl_certificate D/a_rsa.pem;
+                ssl_certificate_key D/a_rsa.key;
+                location / { return 200 "ok\n"; }
+            }""").replace("D/", d + "/")
+        inst = start(self, block, 1, workers=2)
+        stop = threading.Event()
+        stats = {"ok": 0, "fail": [], "serials": set()}
+
+        def load():
+            while not stop.is_set():
+                try:
+                    r = get(inst.port, ctx=client_ctx(), timeout=10)
+                    if r.status != 200:
+                        raise AssertionError(r.status)
+                    stats["ok"] += 1
+                    stats["serials"].add(r.peer)
+                except Exception as e:     # every failure is counted
+                    stats["fail"].append(repr(e))
+        threads = [threading.Thread(target=load) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            wait_for(lambda: stats["ok"] >= 20, "load to run")
+            # renewal: same key, new certificate (new serial)
+            shutil.copy(cpath("a_rsa.key"), cpath("renewed.key"))
+            make_cert("renewed", "a.test", ["a.test", "localhost"],
+                      serial=99)
+            tmp = os.path.join(d, "new.pem")
+            shutil.copy(cpath("renewed.pem"), tmp)
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, os.path.join(d, "a_rsa.pem"))
+            old = set(inst.wait_workers(2))
+            inst.signal(signal.SIGHUP)
+            inst.wait_workers(2, exclude=old)
+            inst.wait_gone(old, "old workers")
+            mark = stats["ok"]
+            wait_for(lambda: stats["ok"] >= mark + 20, "load after reload")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        self.assertEqual(stats["fail"], [])
+        self.assertEqual(get(inst.port).peer, der_of("renewed.pem"))
+        self.assertIn(der_of("a_rsa.pem"), stats["serials"])
+
+
+class ConfigErrors(PorticoTestCase):
+
+    def check(self, server, *patterns):
+        inst = self.portico()
+        inst.write_conf(text=http_conf([inst.port], "server {\n"
+                                       "listen 127.0.0.1:@PORT@ ssl;\n"
+                                       + server.replace("@C@", CERTS)
+                                       + "\n}"))
+        r = inst.run("-t")
+        self.assertNotEqual(r.returncode, 0)
+        for p in patterns:
+            self.assertRegex(r.stderr, p.replace("@CONF@",
+                                                 re.escape(inst.conf_path)))
+
+    def test_errors(self):
+        self.check("", r'no "ssl_certificate" is defined for the "listen '
+                       r'\.\.\. ssl" directive in @CONF@:\d+')
+        self.check("ssl_certificate @C@/none.pem;\n"
+                   "ssl_certificate_key @C@/a_rsa.key;",
+                   r'cannot load certificate "[^"]*/none\.pem": '
+                   r'BIO_new_file\(\) failed \(SSL: error:\S+:system '
+                   r'library::No such file or directory.*\) in @CONF@:\d+')
+        self.check("ssl_certificate @C@/a_rsa.pem;\n"
+                   "ssl_certificate_key @C@/b.key;",
+                   r'SSL_CTX_use_PrivateKey\("[^"]*/b\.key"\) failed '
+                   r'\(SSL: error:\S+:x509 certificate routines::key values '
+                   r'mismatch\) in @CONF@:\d+')
+        self.check("ssl_certificate @C@/a_rsa.pem;\n"
+                   "ssl_certificate_key @C@/a_rsa.pem;",
+                   r'cannot load certificate key "[^"]*/a_rsa\.pem": '
+                   r'PEM_read_bio_PrivateKey\(\) failed')
+        self.check("ssl_certificate @C@/a_rsa.pem;\n"
+                   "ssl_certificate_key @C@/a_rsa.key;\n"
+                   "ssl_protocols TLSv1.2 TLSv9;",
+                   r'invalid value "TLSv9" in @CONF@:\d+')
+        self.check("ssl_certificate @C@/a_rsa.pem;\n"
+                   "ssl_certificate_key @C@/a_rsa.key;\n"
+                   "ssl_ciphers BOGUS;",
+                   r'SSL_CTX_set_cipher_list\("BOGUS"\) failed \(SSL: '
+                   r'error:\S+:SSL routines::no cipher match\)')
+        self.check("ssl_certificate @C@/a_rsa.pem;\n"
+                   "ssl_certificate_key @C@/a_rsa.key;\n"
+                   "ssl_session_cache shared:X;",
+                   r'invalid session cache "shared:X" in @CONF@:\d+')
+        self.check("ssl_certificate @C@/a_rsa.pem;\n"
+                   "ssl_certificate_key @C@/a_rsa.key;\n"
+                   "ssl_session_ticket_key @C@/ca.pem;",
+                   r'"[^"]*/ca\.pem" must be 48 or 80 bytes')
+        self.check("ssl_certificate @C@/a_rsa.pem;\n"
+                   "ssl_certificate_key @C@/a_rsa.key;\n"
+                   "ssl_verify_client on;",
+                   r'no ssl_client_certificate for ssl_verify_client')
+
+    def test_http2_parameter_accepted(self):
+        inst = self.portico()
+        inst.write_conf(text=http_conf([inst.port], "server {\n"
+                                       "listen 127.0.0.1:@PORT@ ssl http2;\n"
+                                       "ssl_certificate " + cpath("a_rsa.pem")
+                                       + ";\nssl_certificate_key "
+                                       + cpath("a_rsa.key") + ";\n}"))
+        r = inst.run("-t")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
