@@ -310,6 +310,8 @@ pt_tls_recv(pt_connection_t *c, u_char *buf, size_t size)
         io_error(c, err, "SSL_read()");
         return PT_ERROR;
     }
+    /* the buffer is full: more may wait, in OpenSSL or in the socket */
+    rev->ready = 1;
     return total;
 }
 

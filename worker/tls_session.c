@@ -72,6 +72,8 @@ pt_tls_session_zone_init(pt_shm_zone_t *zone, void *old_data)
     }
     pt_queue_init(&root->expire);
     root->nbuckets = n;
+    /* a full cache is its normal state: eviction, not an error */
+    sp->log_nomem = 0;
     sp->data = root;
     zone->data = root;
     return PT_OK;
