@@ -3,6 +3,7 @@
  * request (split reads allowed, bounded by the head buffer and
  * client_header_timeout). Its variables are the realip module's.
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -13,6 +14,7 @@
 #include "event.h"
 #include "http_connection.h"
 #include "http_core.h"
+#include "http_ssl.h"
 #include "proxy_protocol.h"
 
 #define ACTION " while reading PROXY protocol"
@@ -85,6 +87,57 @@ accept_header(pt_connection_t *c, const pt_proxy_protocol_t *pp)
     return PT_OK;
 }
 
+/* On an ssl address the bytes after the header belong to TLS, which reads
+ * the socket itself: peek at the whole of what came so far (the buffer
+ * holds a copy), and take only the header off the socket once it is
+ * complete. Returns the new bytes' count as c->recv would. */
+static ssize_t
+peek(pt_connection_t *c, pt_buf_t *b)
+{
+    size_t  had = (size_t) (b->last - b->start);
+    ssize_t n;
+
+    do {
+        n = recv(c->fd, b->start, (size_t) (b->end - b->start), MSG_PEEK);
+    } while (n == -1 && errno == EINTR);
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->read->ready = 0;
+        return PT_AGAIN;
+    }
+    if (n == -1) {
+        pt_conn_error(c, errno, "recv()");
+        return PT_ERROR;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    if ((size_t) n <= had) {
+        c->read->ready = 0;    /* nothing new: wait for the next report */
+        return PT_AGAIN;
+    }
+    return n - (ssize_t) had;  /* in place at b->last: the caller adds it */
+}
+
+static int
+consume(pt_connection_t *c, const pt_proxy_protocol_t *pp)
+{
+    u_char  skip[PT_PROXY_PROTOCOL_MAX_HEADER];
+    ssize_t n;
+
+    if (pp->len > sizeof(skip)) {
+        return PT_ERROR;
+    }
+    do {
+        n = recv(c->fd, skip, pp->len, 0);
+    } while (n == -1 && errno == EINTR);
+    if (n != (ssize_t) pp->len) {
+        pt_conn_error(c, n == -1 ? errno : EIO, "recv()");
+        return PT_ERROR;
+    }
+    c->buffer->last = c->buffer->pos + pp->len;   /* nothing after it */
+    return PT_OK;
+}
+
 /* The read handler of a proxy_protocol listener's new connection, until
  * the header is complete: then the request is read as on any other. The
  * header must fit the head buffer (client_header_buffer_size), as nginx
@@ -117,7 +170,8 @@ pt_http_proxy_protocol_handler(pt_event_t *ev)
     b = c->buffer;
 
     for (;;) {
-        n = c->recv(c, b->last, (size_t) (b->end - b->last));
+        n = hc->addr->ssl ? peek(c, b) : c->recv(c, b->last,
+                                                 (size_t) (b->end - b->last));
         if (n == PT_AGAIN) {
             pt_http_release_buffer(c);
             return;
@@ -146,10 +200,15 @@ pt_http_proxy_protocol_handler(pt_event_t *ev)
         }
     }
 
+    if (hc->addr->ssl && consume(c, &pp) != PT_OK) {
+        pt_http_close_connection(c);
+        return;
+    }
     if (accept_header(c, &pp) != PT_OK) {
         pt_http_close_connection(c);
         return;
     }
-    ev->handler = pt_http_wait_request_handler;
-    pt_http_wait_request_handler(ev);
+    ev->handler = hc->addr->ssl ? pt_http_ssl_handshake_handler
+                                : pt_http_wait_request_handler;
+    ev->handler(ev);
 }

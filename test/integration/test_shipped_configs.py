@@ -53,6 +53,15 @@ class ShippedConfigs(unittest.TestCase):
     def setUp(self):
         self.prefix = tempfile.mkdtemp(prefix="portico-shipped-")
         os.makedirs(os.path.join(self.prefix, "logs"))
+        # the certificate the TLS example names (an operator's own in use)
+        certs = os.path.join(self.prefix, "certs")
+        os.makedirs(certs)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-days", "2", "-subj", "/CN=example.com",
+                        "-keyout", os.path.join(certs, "example.com.key"),
+                        "-out", os.path.join(certs, "example.com.pem")],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True, timeout=60)
 
     def tearDown(self):
         shutil.rmtree(self.prefix, ignore_errors=True)

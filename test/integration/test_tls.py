@@ -159,6 +159,47 @@ def get(port, host="a.test", path="/", ctx=None, session=None,
                  info)
 
 
+def mem_tls_get(port, prefix, together):
+    """A TLS GET through memory BIOs, `prefix` sent before the
+    ClientHello (in the same write when `together`)."""
+    ctx = client_ctx()
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="a.test")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        if not together:
+            s.sendall(prefix)
+            prefix = b""
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                s.sendall(prefix + out.read())
+                prefix = b""
+                data = s.recv(65536)
+                if not data:
+                    raise AssertionError("closed in the handshake")
+                inc.write(data)
+        obj.write(b"GET / HTTP/1.1\r\nHost: a.test\r\n"
+                  b"Connection: close\r\n\r\n")
+        s.sendall(out.read())
+        got = b""
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            inc.write(data)
+            try:
+                for _ in range(100):
+                    chunk = obj.read(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                pass
+    return got
+
+
 def s_client(port, *args, stdin=b"", timeout=20):
     """openssl s_client: (returncode, stdout + stderr)."""
     p = subprocess.run(["openssl", "s_client", "-connect",
@@ -226,6 +267,11 @@ BLOCK = r"""
         error_page 497 https://$host:@PORT@$request_uri;
         location / { return 200 "$ssl_client_verify|$ssl_client_s_dn\n"; }
     }
+    # TLS behind a PROXY protocol header
+    server {
+        listen 127.0.0.1:@PORT6@ ssl proxy_protocol;
+        location / { return 200 "$proxy_protocol_addr $ssl_protocol\n"; }
+    }
     # old protocols and suites, on purpose: proves the client offers them
     server {
         listen 127.0.0.1:@PORT5@ ssl;
@@ -263,7 +309,7 @@ class Basics(PorticoTestCase):
 
     def setUp(self):
         super().setUp()
-        self.inst = start(self, BLOCK, 5)
+        self.inst = start(self, BLOCK, 6)
         self.port = self.inst.port
 
     def test_get_and_variables(self):
@@ -452,6 +498,13 @@ class Basics(PorticoTestCase):
             self.assertTrue(data.startswith(b"HTTP/1.1 302"), data)
             self.assertIn(f"Location: https://a.test:{self.port}{path}"
                           .encode(), data)
+
+    def test_proxy_protocol_then_tls(self):
+        # the header and the ClientHello in one segment, then apart
+        pp = b"PROXY TCP4 192.0.2.7 192.0.2.8 1234 443\r\n"
+        for together in (True, False):
+            body = mem_tls_get(self.inst.ports[5], pp, together)
+            self.assertTrue(body.endswith(b"192.0.2.7 TLSv1.3\n"), body)
 
     def test_stalled_and_garbage_handshakes(self):
         stalled = socket.create_connection(("127.0.0.1", self.port))
