@@ -21,6 +21,7 @@
 #include "http_core.h"
 #include "http_request.h"
 #include "timer.h"
+#include "tls.h"
 #include "worker.h"
 
 #define LINGERING_BUFFER_SIZE 4096
@@ -300,6 +301,9 @@ set_keepalive(pt_http_request_t *r)
         return;
     }
     pt_http_release_buffer(c);
+    if (c->tls != NULL) {
+        pt_tls_release_buffer(c);
+    }
 
     c->idle = 1;
     pt_conn_reusable(c, 1);

@@ -261,6 +261,15 @@ read_file(pt_http_request_t *r, pt_buf_t *b)
     return n;
 }
 
+/* Over TLS the file goes through the writev too (as nginx turns sendfile
+ * off for TLS): the head and the first file bytes share a record, and the
+ * reads are this filter's 32 KB instead of the TLS layer's buffer. */
+static int
+use_sendfile(pt_http_request_t *r, pt_http_loc_conf_t *clcf)
+{
+    return clcf->sendfile && r->connection->tls == NULL;
+}
+
 /* One writev of the memory buffers at the head of r->out, followed, with
  * sendfile off, by a read of the file range after them. */
 static int
@@ -291,7 +300,7 @@ write_gathered(pt_http_request_t *r)
         iov[niov].iov_len = (size_t) (b->last - b->pos);
         niov++;
     }
-    if (file != NULL && clcf->sendfile) {
+    if (file != NULL && use_sendfile(r, clcf)) {
         if (clcf->tcp_nopush && niov > 0) {
             set_cork(c, 1);   /* off once the last file range is sent */
         }
@@ -352,7 +361,7 @@ send_chain(pt_http_request_t *r)
             break;
         }
         b = r->out->buf;
-        if (!pt_buf_in_memory(b) && b->in_file && clcf->sendfile) {
+        if (!pt_buf_in_memory(b) && b->in_file && use_sendfile(r, clcf)) {
             rc = send_file(r, b);
         } else {
             rc = write_gathered(r);

@@ -471,6 +471,19 @@ pt_tls_writev(pt_connection_t *c, const struct iovec *iov, int iovcnt)
     }
 }
 
+void
+pt_tls_release_buffer(pt_connection_t *c)
+{
+    pt_tls_t *tls = c->tls;
+
+    /* a small one lives in the pool's blocks and cannot go: keep it */
+    if (tls != NULL && tls->buf != NULL
+        && pt_pfree(c->pool, tls->buf) == PT_OK)
+    {
+        tls->buf = NULL;
+    }
+}
+
 /* sendfile over TLS: read the range into the buffer and write it. */
 ssize_t
 pt_tls_sendfile(pt_connection_t *c, int fd, off_t *offset, size_t size)

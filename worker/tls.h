@@ -60,6 +60,10 @@ ssize_t pt_tls_writev(pt_connection_t *c, const struct iovec *iov,
 ssize_t pt_tls_sendfile(pt_connection_t *c, int fd, off_t *offset,
                         size_t size);
 
+/* Free the coalescing buffer of an idle connection (it comes back with
+ * the next write). */
+void pt_tls_release_buffer(pt_connection_t *c);
+
 /* Log `fmt` at `level` followed by " (SSL: ...)" built from the OpenSSL
  * error queue (which is cleared), as nginx does. */
 void pt_tls_error(pt_uint_t level, pt_log_t *log, int err, const char *fmt,

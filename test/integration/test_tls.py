@@ -79,11 +79,17 @@ def setUpModule():
     sh("openssl", "ocsp", "-index", "index.txt", "-rsigner", "ca.pem",
        "-rkey", "ca.key", "-CA", "ca.pem", "-issuer", "ca.pem", "-cert",
        "a_rsa.pem", "-respout", "ocsp.der", "-ndays", "1")
+    os.mkdir(os.path.join(CERTS, "files"))
+    os.chmod(os.path.join(CERTS, "files"), 0o755)
+    with open(os.path.join(CERTS, "files", "big.bin"), "wb") as f:
+        f.write(os.urandom(1500000))
+    os.chmod(os.path.join(CERTS, "files", "big.bin"), 0o644)
     for name in ("ka", "kb"):
         with open(os.path.join(CERTS, name), "wb") as f:
             f.write(os.urandom(80))
     for n in os.listdir(CERTS):
-        os.chmod(os.path.join(CERTS, n), 0o644)
+        if not os.path.isdir(os.path.join(CERTS, n)):
+            os.chmod(os.path.join(CERTS, n), 0o644)
 
 
 def tearDownModule():
@@ -155,8 +161,10 @@ def get(port, host="a.test", path="/", ctx=None, session=None,
     for line in lines[1:]:
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
-    return Reply(int(lines[0].split()[1]), headers, body.decode(), peer,
-                 info)
+    r = Reply(int(lines[0].split()[1]), headers,
+              body.decode(errors="replace"), peer, info)
+    r.raw = body
+    return r
 
 
 def mem_tls_get(port, prefix, together):
@@ -231,6 +239,7 @@ BLOCK = r"""
         ssl_stapling on;
         ssl_stapling_file @C@/ocsp.der;
         location / { SHOW_A }
+        location /files/ { root @C@; }
         location /ext { error_page 497 https://$host:@PORT@$request_uri;
                         SHOW_A }
     }
@@ -345,6 +354,16 @@ class Basics(PorticoTestCase):
                         break
                     data += chunk
         self.assertEqual(data.count(b"HTTP/1.1 200 OK"), 4)
+
+    def test_static_file(self):
+        with open(cpath("files/big.bin"), "rb") as f:
+            want = f.read()
+        r = get(self.port, path="/files/big.bin")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.raw, want)
+        r = get(self.port, path="/files/big.bin",
+                extra=b"Range: bytes=1000-1999\r\n")
+        self.assertEqual((r.status, r.raw), (206, want[1000:2000]))
 
     def test_sni_selects_server_and_certificate(self):
         r = get(self.port, host="b.test")
@@ -598,6 +617,14 @@ class Resumption(PorticoTestCase):
         # OpenSSL sends stateful TLS 1.3 tickets (a session id) when
         # tickets are off: they resume through the shared cache
         self.check(self.inst.ports[1], client_ctx(), "TLSv1.3")
+
+    def test_shared_cache_kept_by_reload(self):
+        port = self.inst.ports[1]
+        ctx = client_ctx(maxv=ssl.TLSVersion.TLSv1_2, tickets=False)
+        old = get(port, ctx=ctx)
+        self.reload(self.block + "\n    # changed\n")
+        r = get(port, ctx=ctx, session=old.session)
+        self.assertTrue(r.reused)
 
     def test_ticket_key_rotation(self):
         port = self.inst.ports[2]
