@@ -41,6 +41,7 @@ static int postconfiguration(pt_conf_t *cf);
 static char *set_session_cache(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_conf_command(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_certificate(pt_conf_t *cf, pt_command_t *cmd, void *conf);
+static char *set_ssl(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 
 static pt_conf_enum_t protocols[] = {
     { "SSLv2", PT_SSL_SSLv2 },
@@ -66,6 +67,8 @@ static pt_conf_bounds_t depth_bounds = { 0, 100 };
 #define SRV(f) offsetof(pt_http_ssl_srv_conf_t, f)
 
 static pt_command_t ssl_commands[] = {
+    { "ssl", SSL_CTX_ | PT_CONF_FLAG, set_ssl, PT_CONF_SRV_OFFSET,
+      SRV(enable), NULL },
     { "ssl_certificate", SSL_CTX_ | PT_CONF_TAKE1, set_certificate,
       PT_CONF_SRV_OFFSET, SRV(certificates), NULL },
     { "ssl_certificate_key", SSL_CTX_ | PT_CONF_TAKE1, set_certificate,
@@ -135,6 +138,7 @@ create_srv_conf(pt_conf_t *cf)
     if (sscf == NULL) {
         return NULL;
     }
+    sscf->enable = PT_CONF_UNSET;
     sscf->certificates = PT_CONF_UNSET_PTR;
     sscf->certificate_keys = PT_CONF_UNSET_PTR;
     sscf->protocols = PT_CONF_UNSET_UINT;
@@ -158,6 +162,7 @@ merge_srv_conf(pt_conf_t *cf, void *parent, void *child)
 {
     pt_http_ssl_srv_conf_t *prev = parent, *conf = child;
 
+    pt_conf_merge_value(conf->enable, prev->enable, 0);
     if (conf->certificates == PT_CONF_UNSET_PTR) {
         conf->certificates = prev->certificates;
         conf->certificate_keys = prev->certificate_keys;
@@ -217,6 +222,17 @@ merge_srv_conf(pt_conf_t *cf, void *parent, void *child)
         conf->buffer_size = 512;
     }
     return PT_CONF_OK;
+}
+
+/* "ssl on": nginx's old form of "listen ... ssl" for every address of the
+ * server (removed in nginx 1.25; a warning, as nginx 1.22 gives). */
+static char *
+set_ssl(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+{
+    pt_conf_log_error(PT_LOG_WARN, cf, 0, "the \"ssl\" directive is "
+                      "deprecated, use the \"listen ... ssl\" directive "
+                      "instead");
+    return pt_conf_set_flag(cf, cmd, conf);
 }
 
 /* ssl_certificate and ssl_certificate_key: each adds one to its list; the
@@ -1003,6 +1019,13 @@ postconfiguration(pt_conf_t *cf)
     }
     cmcf = pt_http_conf_get_module_main_conf(cf, pt_http_core_module);
     addr = cmcf->addrs.elts;
+    for (i = 0; i < cmcf->addrs.nelts; i++) {
+        sp = addr[i]->servers.elts;
+        for (j = 0; j < addr[i]->servers.nelts; j++) {
+            sscf = sp[j]->ctx->srv_conf[pt_http_ssl_module.index];
+            addr[i]->ssl |= sscf->enable == 1;
+        }
+    }
     for (i = 0; i < cmcf->addrs.nelts; i++) {
         if (!addr[i]->ssl) {
             continue;

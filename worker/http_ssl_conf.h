@@ -37,6 +37,7 @@
 typedef struct {
     SSL_CTX                *ctx;     /* NULL: this server has no TLS of
                                         its own (SNI keeps the default's) */
+    int                     enable;  /* "ssl on" */
     pt_array_t             *certificates;      /* pt_str_t */
     pt_array_t             *certificate_keys;  /* pt_str_t */
     const char             *cert_file;  /* where ssl_certificate is, for */

@@ -11,6 +11,7 @@
 
 #include <openssl/err.h>
 
+#include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/str.h"
@@ -159,6 +160,11 @@ conn_error(pt_connection_t *c, pt_uint_t level, const char *call)
     if (c->addr_text.len) {
         p = pt_slprintf(p, end, ", client: %.*s", (int) c->addr_text.len,
                         c->addr_text.data);
+    }
+    if (!tls->done && c->listening != NULL) {
+        p = pt_slprintf(p, end, ", server: %.*s",
+                        (int) c->listening->addr_text.len,
+                        c->listening->addr_text.data);
     }
     *p = '\0';
     pt_log_error(level, c->log, 0, "%s", msg);
