@@ -42,6 +42,7 @@ static char *set_session_cache(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_conf_command(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_certificate(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_ssl(pt_conf_t *cf, pt_command_t *cmd, void *conf);
+static char *set_ticket_key(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 
 static pt_conf_enum_t protocols[] = {
     { "SSLv2", PT_SSL_SSLv2 },
@@ -93,9 +94,8 @@ static pt_command_t ssl_commands[] = {
       PT_CONF_SRV_OFFSET, SRV(session_timeout), NULL },
     { "ssl_session_tickets", SSL_CTX_ | PT_CONF_FLAG, pt_conf_set_flag,
       PT_CONF_SRV_OFFSET, SRV(session_tickets), NULL },
-    { "ssl_session_ticket_key", SSL_CTX_ | PT_CONF_TAKE1,
-      pt_conf_set_str_array, PT_CONF_SRV_OFFSET, SRV(ticket_key_files),
-      NULL },
+    { "ssl_session_ticket_key", SSL_CTX_ | PT_CONF_TAKE1, set_ticket_key,
+      PT_CONF_SRV_OFFSET, SRV(ticket_key_files), NULL },
     { "ssl_stapling", SSL_CTX_ | PT_CONF_FLAG, pt_conf_set_flag,
       PT_CONF_SRV_OFFSET, SRV(stapling), NULL },
     { "ssl_stapling_file", SSL_CTX_ | PT_CONF_TAKE1, pt_conf_set_str,
@@ -195,6 +195,10 @@ merge_srv_conf(pt_conf_t *cf, void *parent, void *child)
                                 ? 300 : prev->session_timeout;
     }
     pt_conf_merge_value(conf->session_tickets, prev->session_tickets, 1);
+    if (conf->ticket_key_files == PT_CONF_UNSET_PTR) {
+        conf->ticket_file = prev->ticket_file;
+        conf->ticket_line = prev->ticket_line;
+    }
     pt_conf_merge_ptr(conf->ticket_key_files, prev->ticket_key_files, NULL);
     pt_conf_merge_value(conf->stapling, prev->stapling, 0);
     pt_conf_merge_str(conf->stapling_file, prev->stapling_file, "");
@@ -249,6 +253,20 @@ set_certificate(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     }
     rv = pt_conf_set_str_array(cf, cmd, conf);
     return rv;
+}
+
+/* Ticket key files are read when the context is built: keep where the
+ * first one is named, for its messages. */
+static char *
+set_ticket_key(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+{
+    pt_http_ssl_srv_conf_t *sscf = conf;
+
+    if (sscf->ticket_file == NULL) {
+        sscf->ticket_file = cf->node->file;
+        sscf->ticket_line = cf->node->line;
+    }
+    return pt_conf_set_str_array(cf, cmd, conf);
 }
 
 static char *
@@ -834,8 +852,8 @@ set_tickets(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
         }
         if (pt_tls_ticket_key_parse(buf, len, &keys[i]) != PT_OK) {
             pt_log_error(PT_LOG_EMERG, cf->log, 0, "\"%s\" must be 48 or 80 "
-                         "bytes in %s:%lu", path, sscf->cert_file,
-                         (unsigned long) sscf->cert_line);
+                         "bytes in %s:%lu", path, sscf->ticket_file,
+                         (unsigned long) sscf->ticket_line);
             return PT_ERROR;
         }
         memset(buf, 0, len);

@@ -55,6 +55,8 @@ typedef struct {
     time_t                  session_timeout;
     int                     session_tickets;
     pt_array_t             *ticket_key_files;  /* pt_str_t */
+    const char             *ticket_file;       /* where the first is */
+    pt_uint_t               ticket_line;
     pt_tls_ticket_keys_t   *ticket_keys;
     int                     stapling;
     pt_str_t                stapling_file;

@@ -757,11 +757,43 @@ class ConfigErrors(PorticoTestCase):
         self.check("ssl_certificate @C@/a_rsa.pem;\n"
                    "ssl_certificate_key @C@/a_rsa.key;\n"
                    "ssl_session_ticket_key @C@/ca.pem;",
-                   r'"[^"]*/ca\.pem" must be 48 or 80 bytes')
+                   r'"[^"]*/ca\.pem" must be 48 or 80 bytes in @CONF@:\d+')
         self.check("ssl_certificate @C@/a_rsa.pem;\n"
                    "ssl_certificate_key @C@/a_rsa.key;\n"
                    "ssl_verify_client on;",
                    r'no ssl_client_certificate for ssl_verify_client')
+
+    def test_password_file_and_dhparam(self):
+        sh("openssl", "pkey", "-in", "a_rsa.key", "-aes256", "-passout",
+           "pass:s3cret", "-out", "enc.key")
+        sh("openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
+           "group:ffdhe2048", "-out", "dh.pem")
+        for n in ("enc.key", "dh.pem"):
+            os.chmod(cpath(n), 0o644)
+        with open(cpath("pw"), "w") as f:
+            f.write("wrong\ns3cret\n")
+        with open(cpath("badpw"), "w") as f:
+            f.write("wrong\n")
+        inst = self.portico()
+        inst.write_conf(text=http_conf([inst.port], (
+            "server {\nlisten 127.0.0.1:@PORT@ ssl;\n"
+            "ssl_certificate @C@/a_rsa.pem;\n"
+            "ssl_certificate_key @C@/enc.key;\n"
+            "ssl_password_file @C@/pw;\n"
+            "ssl_dhparam @C@/dh.pem;\n"
+            "location / { return 200 \"ok\\n\"; }\n}").replace(
+                "@C@", CERTS)))
+        r = inst.run("-t")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        inst.start(wait=False)
+        inst.wait_workers(1)
+        wait_for(lambda: get(inst.port).body == "ok\n", "an answer",
+                 diag=inst.diag)
+        self.check("ssl_certificate @C@/a_rsa.pem;\n"
+                   "ssl_certificate_key @C@/enc.key;\n"
+                   "ssl_password_file @C@/badpw;",
+                   r'cannot load certificate key "[^"]*/enc\.key": '
+                   r'PEM_read_bio_PrivateKey\(\) failed \(SSL: .*bad decrypt')
 
     def test_http2_parameter_accepted(self):
         inst = self.portico()
