@@ -30,6 +30,7 @@ int pt_http_ssl_ctx_index = -1;
 typedef struct {
     pt_http_srv_conf_t *server;
     pt_str_t            name;
+    unsigned            matched:1;   /* a server_name matched the name */
 } sni_t;
 
 static pt_http_ssl_srv_conf_t *
@@ -184,6 +185,7 @@ pt_http_ssl_servername_cb(SSL *ssl, int *ad, void *arg)
             }
         }
     }
+    sni->matched = scf != NULL;
     if (scf == NULL) {
         scf = hc->addr->default_server;
     }
@@ -312,7 +314,8 @@ pt_http_ssl_check_server(pt_http_request_t *r, pt_http_srv_conf_t *scf)
     pt_str_t               *host = &r->headers_in.server;
     pt_http_ssl_srv_conf_t *sscf;
 
-    if (tls == NULL || (sni = tls->data) == NULL || sni->name.len == 0) {
+    /* only a name that chose a server counts, as in nginx */
+    if (tls == NULL || (sni = tls->data) == NULL || !sni->matched) {
         return PT_OK;
     }
     if (sni->name.len == host->len

@@ -269,6 +269,11 @@ BLOCK = r"""
         location / { return 200 "$ssl_client_verify|$ssl_client_s_dn|$ssl_client_i_dn|$ssl_client_serial|$ssl_client_fingerprint\n"; }
     }
     server {
+        listen 127.0.0.1:@PORT3@ ssl;
+        server_name b.test;
+        location / { return 200 "\nb-on-3\n"; }
+    }
+    server {
         listen 127.0.0.1:@PORT4@ ssl;
         server_name a.test;
         ssl_client_certificate @C@/ca.pem;
@@ -471,20 +476,34 @@ class Basics(PorticoTestCase):
         self.inst.wait_log(r"client sent no required SSL certificate")
 
     def test_misdirected_request(self):
-        # SNI b.test, Host a.test on a port where the Host's server
-        # verifies client certificates: 421 (nginx 1.22's rule)
+        # nginx 1.22's rule: SNI chose a server by name, and Host chooses
+        # another whose ssl_verify_client is on: 421
         on = self.inst.ports[2]
-        r = get(on, host="a.test", ctx=client_ctx(cert="client"),
-                extra=b"")
-        self.assertEqual(r.status, 200)
-        ctx = client_ctx(cert="client")
-        ctx.check_hostname = False
-        raw = socket.create_connection(("127.0.0.1", on), timeout=10)
-        with ctx.wrap_socket(raw, server_hostname="other.test") as s:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n"
-                      b"Connection: close\r\n\r\n")
-            data = s.recv(65536)
-        self.assertTrue(data.startswith(b"HTTP/1.1 421"), data)
+
+        def ask(sni, host):
+            ctx = client_ctx(cert="client")
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            raw = socket.create_connection(("127.0.0.1", on), timeout=10)
+            with ctx.wrap_socket(raw, server_hostname=sni) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode()
+                          + b"\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return data
+                    data += chunk
+        self.assertTrue(ask("b.test", "a.test").startswith(b"HTTP/1.1 421"))
+        self.inst.wait_log(r"client attempted to request the server name "
+                           r"different from the one that was negotiated")
+        # the Host's server does not verify: served by it
+        r = ask("a.test", "b.test")
+        self.assertTrue(r.endswith(b"\nb-on-3\n"), r)
+        # a name no server has chose nothing: no rule
+        r = ask("other.test", "a.test")
+        self.assertTrue(r.startswith(b"HTTP/1.1 200"), r)
+        self.assertIn(b"SUCCESS|CN=client", r)
 
     def test_ocsp_stapling(self):
         rc, out = s_client(self.port, "-servername", "a.test", "-status",
