@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -245,14 +247,12 @@ static char *
 set_certificate(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {
     pt_http_ssl_srv_conf_t *sscf = conf;
-    char                   *rv;
 
     if (cmd->offset == SRV(certificates) && sscf->cert_file == NULL) {
         sscf->cert_file = cf->node->file;
         sscf->cert_line = cf->node->line;
     }
-    rv = pt_conf_set_str_array(cf, cmd, conf);
-    return rv;
+    return pt_conf_set_str_array(cf, cmd, conf);
 }
 
 /* Ticket key files are read when the context is built: keep where the

@@ -192,9 +192,7 @@ pt_http_ssl_servername_cb(SSL *ssl, int *ad, void *arg)
     sni->server = scf;
     sscf = ssl_conf_of(scf);
     if (sscf->reject_handshake) {
-        pt_log_error(PT_LOG_INFO, c->log, 0, "SSL handshake rejected, "
-                     "client: %.*s", (int) c->addr_text.len,
-                     c->addr_text.data);
+        tls->rejected = 1;
         *ad = SSL_AD_UNRECOGNIZED_NAME;
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -179,6 +180,13 @@ io_error(pt_connection_t *c, int sslerr, const char *call)
     int           err = errno;
 
     ((pt_tls_t *) c->tls)->no_shutdown = 1;
+    if (((pt_tls_t *) c->tls)->rejected) {
+        ERR_clear_error();
+        pt_log_error(PT_LOG_INFO, c->log, 0, "handshake rejected while SSL "
+                     "handshaking, client: %.*s", (int) c->addr_text.len,
+                     c->addr_text.data);
+        return;
+    }
     if (sslerr == SSL_ERROR_SYSCALL && e == 0) {
         if (err == 0) {
             pt_log_error(PT_LOG_INFO, c->log, 0, "peer closed connection in "

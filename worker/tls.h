@@ -36,6 +36,8 @@ struct pt_tls_s {
     unsigned             read_want_write:1;
     unsigned             write_want_read:1;
     unsigned             no_shutdown:1;    /* close without close_notify */
+    unsigned             rejected:1;       /* the protocol refused it
+                                              (ssl_reject_handshake) */
 };
 
 /* ex_data index of SSL objects that points back to the connection. */

@@ -408,6 +408,8 @@ class Basics(PorticoTestCase):
         with self.assertRaises(ssl.SSLError):
             get(port2, host=None, verify=False)
         self.assertEqual(get(port2, host="a.test").status, 200)
+        self.inst.wait_log(r"\[info\] .*handshake rejected while SSL "
+                           r"handshaking, client: 127\.0\.0\.1")
 
     def test_old_protocols_refused(self):
         legacy = self.inst.ports[4]
