@@ -144,3 +144,61 @@ def server_header():
     """The product token nginx or portico puts in Server."""
     return re.compile(r"^nginx/[\d.]+$" if UNDER_NGINX
                       else r"^portico/[\d.]+$")
+
+
+class StreamReader:
+    """Buffered reads from a socket for parsing a response as it comes."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def fill(self):
+        chunk = self.sock.recv(1 << 18)
+        if not chunk:
+            raise AssertionError(f"connection closed, have {self.buf[:80]!r}")
+        self.buf += chunk
+
+    def until(self, sep):
+        while sep not in self.buf:
+            self.fill()
+        out, _, self.buf = self.buf.partition(sep)
+        return out
+
+    def take(self, n):
+        """Up to n bytes (at least one)."""
+        if not self.buf:
+            self.fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+def dechunk_stream(sock):
+    """Yield the body of the response arriving on sock piece by piece,
+    chunked or with a Content-Length, without holding it whole."""
+    rd = StreamReader(sock)
+    head = rd.until(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200 "):
+        raise AssertionError(f"head {head!r}")
+    m = re.search(rb"\r\ncontent-length: (\d+)", head, re.I)
+    if m:
+        left = int(m.group(1))
+        while left:
+            piece = rd.take(left)
+            left -= len(piece)
+            yield piece
+        return
+    if not re.search(rb"\r\ntransfer-encoding: chunked", head, re.I):
+        raise AssertionError(f"no framing in {head!r}")
+    while True:
+        size = int(rd.until(b"\r\n").split(b";")[0], 16)
+        if size == 0:
+            while rd.until(b"\r\n"):    # trailers, up to the empty line
+                pass
+            return
+        while size:
+            piece = rd.take(size)
+            size -= len(piece)
+            yield piece
+        if rd.until(b"\r\n") != b"":
+            raise AssertionError("bad chunk end")
