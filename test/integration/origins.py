@@ -10,7 +10,7 @@ while it arrives) .chunked .chunk_exts .trailers .raw_head .conn (the Conn)
 .complete (an Event set once the whole body is in). Origin.started is the
 response log: (conn id, target) appended before the first byte of each
 response is sent, so a kill-mid-load test knows which responses had begun.
-Origin.accepted counts connections; Origin.head_seen is an Event set at the
+Conn.peer is the client's address; Origin.accepted counts connections; Origin.head_seen is an Event set at the
 first request head.
 
 Behaviours are callables b(ctx, req) -> keep_alive (bool); ctx.send(bytes),
@@ -105,9 +105,10 @@ class Request:
 class Conn:
     """One accepted connection: the socket, every byte read, its requests."""
 
-    def __init__(self, origin, sock, cid):
+    def __init__(self, origin, sock, cid, peer=None):
         self.origin = origin
         self.sock = sock
+        self.peer = peer             # (address, port) of the client
         self.id = cid
         self.raw = b""
         self.buf = b""
@@ -262,7 +263,7 @@ class Origin:
     def _accept_loop(self):
         while not self._stop.is_set():
             try:
-                s, _ = self.lsock.accept()
+                s, peer = self.lsock.accept()
             except socket.timeout:
                 continue
             except OSError:
@@ -270,7 +271,7 @@ class Origin:
             s.settimeout(IO_TIMEOUT)
             with self.lock:
                 self.accepted += 1
-                c = Conn(self, s, len(self.conns))
+                c = Conn(self, s, len(self.conns), peer)
                 self.conns.append(c)
             t = threading.Thread(target=self._serve, args=(c,), daemon=True)
             t.start()

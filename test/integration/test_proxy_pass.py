@@ -110,8 +110,10 @@ class UnixSocket(ProxyCase):
         path = os.path.join(d, "o.sock")
         o = started(self, echo(), unix=path)
         inst = self.proxy(f"""
+    upstream ux {{ server unix:{path}; }}
     server {{
         listen 127.0.0.1:@PORT@;
+        location /g/ {{ proxy_pass http://ux; }}
         location /u/ {{ proxy_pass http://unix:{path}:/base/; }}
         location /n/ {{ proxy_pass http://unix:{path}; }}
     }}""")
@@ -123,6 +125,11 @@ class UnixSocket(ProxyCase):
         r = request(inst.port, "/n/c")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(o.wait_requests(2)[1].target, "/n/c")
+        # an upstream group of a unix socket
+        r = request(inst.port, "/g/d")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(o.wait_requests(3)[2].target, "/g/d")
+        self.assertEqual(o.wait_requests(3)[2].header("Host"), "ux")
 
 
 class ConfigErrors(ProxyCase):

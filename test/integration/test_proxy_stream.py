@@ -351,3 +351,29 @@ class UpstreamKeepalive(ProxyCase):
         self.assertEqual(o.accepted, 1)
         self.assertEqual(o.requests_per_conn(), [3])
         self.assertIsNone(o.requests[0].header("Connection"))
+
+
+class BindAndRate(ProxyCase):
+
+    def test_proxy_bind_and_limit_rate(self):
+        o = started(self, fixed(200, [], b"z" * 8192))
+        inst = self.proxy(f"""
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location /bind/ {{ proxy_bind 127.0.0.2; proxy_pass http://{o.addr}; }}
+        location /rate/ {{ proxy_limit_rate 4096; proxy_pass http://{o.addr}; }}
+        location /free/ {{ proxy_pass http://{o.addr}; }}
+    }}""")
+        self.assertEqual(request(inst.port, "/bind/").status, 200)
+        self.assertEqual(o.conns[0].peer[0], "127.0.0.2")
+        t0 = time.monotonic()
+        self.assertEqual(len(request(inst.port, "/free/").body), 8192)
+        free = time.monotonic() - t0
+        t0 = time.monotonic()
+        r = request(inst.port, "/rate/", timeout=20)
+        limited = time.monotonic() - t0
+        self.assertEqual(r.body, b"z" * 8192)
+        self.assertEqual(o.conns[2].peer[0], "127.0.0.1")
+        # 8 KiB read from the origin at 4 KiB/s: about 2 s
+        self.assertGreater(limited, 1.5, f"free {free:.2f}")
+        self.assertLess(free, 1.0)
