@@ -3,9 +3,11 @@ as scripted and a backup B that answers, in upstream blocks (A has
 max_fails=0, so every request tries it first). Retries are seen in the
 origins' request counts and in $upstream_addr/$upstream_status."""
 
-from origins import (close_mid_body, close_now, delayed, fixed, raw, route,
-                     started)
-from portico_harness import RawClient, free_port
+import threading
+
+from origins import (close_mid_body, close_now, delayed, fixed,
+                     mid_body_delay, raw, route, started)
+from portico_harness import RawClient, free_port, wait_for
 from proxy_util import ProxyCase, read_until_close, request, request_bytes
 
 CODES = (500, 502, 503, 504, 403, 404, 429)
@@ -134,3 +136,57 @@ class NextUpstream(ProxyCase):
         self.assertEqual(body, b"x" * 100)
         self.assertEqual(len(self.b.requests), 0)
         self.assertEqual(self.log_line(1)[3], "200")
+
+
+class KillMidLoad(ProxyCase):
+    """An origin stopped under load: no idempotent request fails except
+    one whose response the stopped origin had started (its response log
+    says which); the other origin takes the traffic."""
+
+    def test_kill_an_origin_mid_load(self):
+        body = b"0123456789" * 10
+        a = started(self, mid_body_delay(body, 50, 0.02), name="A")
+        b = started(self, mid_body_delay(body, 50, 0.02), name="B")
+        inst = self.proxy(f"""
+    upstream pair {{ server {a.addr}; server {b.addr}; }}
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass http://pair; }}
+    }}""", worker_connections=256)
+        results = {}
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def client(k):
+            for i in range(100000):       # bounded by stop and 60 s
+                if stop.is_set():
+                    return
+                target = f"/c{k}/{i}"
+                try:
+                    r = request(inst.port, target, timeout=10)
+                    ok = r.status == 200 and r.body == body
+                    why = r.status
+                except AssertionError as e:
+                    ok, why = False, str(e)[:120]
+                with lock:
+                    results[target] = (ok, why)
+        threads = [threading.Thread(target=client, args=(k,), daemon=True)
+                   for k in range(4)]
+        for t in threads:
+            t.start()
+        self.addCleanup(stop.set)
+        wait_for(lambda: len(a.started) >= 20 and len(b.started) >= 20,
+                 "traffic on both origins", timeout=30)
+        a.stop()
+        mark = len(results)
+        wait_for(lambda: len(results) >= mark + 100, "100 more requests",
+                 timeout=30)
+        stop.set()
+        for t in threads:
+            t.join(15)
+        started_on_a = {target for _, target in a.started}
+        failed = {t: w for t, (ok, w) in results.items() if not ok}
+        self.assertEqual({t: w for t, w in failed.items()
+                          if t not in started_on_a}, {},
+                         "failed requests whose response had not started")
+        self.assertGreaterEqual(len(results) - len(failed), 100)
