@@ -212,6 +212,10 @@ class Conn:
             self.closed = True
             self.sock.close()
 
+    def pause(self, seconds):
+        """Sleep, cut short when the origin stops (so tests end fast)."""
+        self.origin._stop.wait(seconds)
+
     def log_start(self, req):
         with self.origin.lock:
             self.origin.started.append((self.id, req.target))
@@ -444,7 +448,7 @@ def dribble(head, pieces, delay, close=False):
         c.log_start(req)
         c.send(head)
         for p in pieces:
-            time.sleep(delay)
+            c.pause(delay)
             c.send(p)
         if close:
             c.close()
@@ -454,7 +458,7 @@ def dribble(head, pieces, delay, close=False):
 
 def delayed(seconds, then):
     def b(c, req):
-        time.sleep(seconds)
+        c.pause(seconds)
         return then(c, req)
     return b
 
@@ -465,7 +469,7 @@ def mid_body_delay(body, at, seconds, headers=()):
         c.send(head_bytes(200, list(headers)
                           + [("Content-Length", str(len(body)))])
                + body[:at])
-        time.sleep(seconds)
+        c.pause(seconds)
         c.send(body[at:])
         return True
     return b
@@ -494,7 +498,7 @@ def close_mid_body(total=1000, sent=100, reset=False):
         c.log_start(req)
         c.send(head_bytes(200, [("Content-Length", str(total))])
                + b"x" * sent)
-        time.sleep(0.1)
+        c.pause(0.1)
         c.reset() if reset else c.close()
         return False
     return b
