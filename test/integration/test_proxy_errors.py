@@ -5,7 +5,7 @@ error log lines, proxy_intercept_errors with error_page."""
 from origins import (close_mid_body, close_mid_head, close_now, delayed,
                      dribble, fixed, full_backlog_listener, head_bytes, raw,
                      reset_now, route, started, Origin)
-from portico_harness import RawClient, free_port
+from portico_harness import PRODUCT, RawClient, free_port
 from proxy_util import ProxyCase, read_until_close, request, request_bytes
 
 ERR = r"\[error\] \d+#\d+: \*\d+ "
@@ -48,6 +48,12 @@ class Failures(ProxyCase):
         self.assertEqual(request(self.inst.port, "/ok").body, b"fine\n")
 
     def test_refused(self):
+        r = request(self.inst.port, "/refused")
+        self.assertEqual(r.status, 502)
+        # the product name differs (README "Differences from nginx", 6)
+        self.assertRegex(r.text(), r"<center><h1>502 Bad Gateway</h1>"
+                         r"</center>\r\n<hr><center>%s/[\d.]+</center>"
+                         % PRODUCT)
         self.check("/refused", 502, r"connect\(\) failed \(111: Connection "
                    r"refused\) while connecting to upstream, client: "
                    r"127\.0\.0\.1, server: , request: \"GET /refused "
