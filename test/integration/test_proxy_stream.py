@@ -378,3 +378,27 @@ class BindAndRate(ProxyCase):
         # 4 KiB wait about 1 s
         self.assertGreater(limited, 0.75, f"free {free:.2f}")
         self.assertLess(free, 0.5)
+
+
+class LargeRequestBodies(ProxyCase):
+
+    def test_large_bodies_arrive_byte_exact(self):
+        o = started(self, fixed(200, [], b"got\n"))
+        inst = self.proxy(f"""
+    server {{
+        listen 127.0.0.1:@PORT@;
+        client_max_body_size 16m;
+        location /on/ {{ proxy_pass http://{o.addr}; }}
+        location /off/ {{ proxy_request_buffering off;
+                         proxy_http_version 1.1;
+                         proxy_pass http://{o.addr}; }}
+    }}""")
+        body = os.urandom(3 << 20)        # over client_body_buffer_size:
+        for i, path in enumerate(("/on/", "/off/")):   # a temp file
+            r = request(inst.port, path, method="POST", body=body,
+                        timeout=30)
+            self.assertEqual(r.status, 200, path)
+            req = o.wait_requests(i + 1)[i]
+            self.assertEqual(req.header("Content-Length"), str(len(body)))
+            self.assertEqual(hashlib.sha256(req.body).digest(),
+                             hashlib.sha256(body).digest(), path)
