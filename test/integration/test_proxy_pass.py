@@ -25,6 +25,7 @@ class UriRules(ProxyCase):
         location /noslash {{ proxy_pass http://{o}/y; }}
         location /root/ {{ proxy_pass http://{o}/; }}
         location ~ ^/rx/(.*)$ {{ proxy_pass http://{o}; }}
+        location ~ ^/cap/(.*)$ {{ proxy_pass http://{o}/base/$1$is_args$args; }}
         location /rw/ {{
             rewrite ^/rw/(.*)$ /new/$1 break;
             proxy_pass http://{o}/ignored/;
@@ -72,6 +73,11 @@ class UriRules(ProxyCase):
 
     def test_regex_location_passes_the_request_uri(self):
         self.assertEqual(self.target("/rx/p%41?a=1"), "/rx/p%41?a=1")
+
+    def test_regex_captures_in_the_uri(self):
+        # variables: the URI is passed as built, $1 from the decoded URI
+        self.assertEqual(self.target("/cap/a/b?x=1"), "/base/a/b?x=1")
+        self.assertEqual(self.target("/cap/%41"), "/base/A")
 
     def test_rewrite_break_passes_the_changed_uri(self):
         # the URI part of proxy_pass is ignored after rewrite ... break
