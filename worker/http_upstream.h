@@ -43,6 +43,11 @@ typedef int  (*pt_peer_get_pt)(pt_peer_connection_t *pc, void *data);
 typedef void (*pt_peer_free_pt)(pt_peer_connection_t *pc, void *data,
                                 pt_uint_t state);
 
+/* get's "no peer may be tried" (not in pt_types.h: only peers use it) */
+#ifndef PT_BUSY
+#define PT_BUSY         -5
+#endif
+
 #define PT_PEER_FAILED   1
 #define PT_PEER_NEXT     2
 

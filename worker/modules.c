@@ -11,6 +11,7 @@
 extern pt_module_t pt_http_core_module;
 extern pt_module_t pt_http_log_module;
 extern pt_module_t pt_http_map_module;
+extern pt_module_t pt_http_upstream_module;
 extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_rewrite_module;
 extern pt_module_t pt_http_try_files_module;
@@ -27,6 +28,8 @@ pt_module_t *pt_modules[] = {
     &pt_http_core_module,
     &pt_http_log_module,
     &pt_http_map_module,
+    /* upstream groups, then the balancers and wrappers that act on them */
+    &pt_http_upstream_module,
     &pt_http_access_module,
     &pt_http_rewrite_module,
     &pt_http_try_files_module,
