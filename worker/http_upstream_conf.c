@@ -221,12 +221,12 @@ block_ctx(pt_conf_t *cf, pt_http_upstream_srv_conf_t *us, pt_conf_ctx_t *ctx)
             continue;
         }
         if (m->create_srv_conf
-            && (ctx->srv_conf[i] = m->create_srv_conf(cf)) == NULL)
+            && (ctx->srv_conf[m->index] = m->create_srv_conf(cf)) == NULL)
         {
             return PT_ERROR;
         }
         if (m->create_loc_conf
-            && (ctx->loc_conf[i] = m->create_loc_conf(cf)) == NULL)
+            && (ctx->loc_conf[m->index] = m->create_loc_conf(cf)) == NULL)
         {
             return PT_ERROR;
         }
