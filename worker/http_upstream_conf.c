@@ -437,6 +437,12 @@ upstream_server(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     return PT_CONF_OK;
 }
 
+pt_http_upstream_srv_conf_t *
+pt_http_upstream_conf_group(pt_conf_t *cf)
+{
+    return cf->ctx->srv_conf[pt_http_upstream_module.index];
+}
+
 void
 pt_http_upstream_set_balancer(pt_conf_t *cf, pt_http_upstream_srv_conf_t *us,
                               pt_http_upstream_init_pt init, pt_uint_t flags)

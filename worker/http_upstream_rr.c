@@ -158,13 +158,14 @@ live_count(pt_http_upstream_rr_peers_t *peers)
 
 int
 pt_http_upstream_rr_peer_data_init(pt_http_request_t *r,
-                                   pt_http_upstream_rr_peers_t *peers)
+                                   pt_http_upstream_rr_peers_t *peers,
+                                   size_t size)
 {
     pt_http_upstream_t              *u = r->upstream;
     pt_http_upstream_rr_peer_data_t *rrp;
     pt_uint_t                        n;
 
-    rrp = pt_pcalloc(r->pool, sizeof(*rrp));
+    rrp = pt_pcalloc(r->pool, pt_max(size, sizeof(*rrp)));
     if (rrp == NULL) {
         return PT_ERROR;
     }
@@ -195,7 +196,7 @@ int
 pt_http_upstream_init_round_robin_peer(pt_http_request_t *r,
                                        pt_http_upstream_srv_conf_t *us)
 {
-    return pt_http_upstream_rr_peer_data_init(r, us->peer_data);
+    return pt_http_upstream_rr_peer_data_init(r, us->peer_data, 0);
 }
 
 int
@@ -412,5 +413,5 @@ pt_http_upstream_create_round_robin_peer(pt_http_request_t *r,
     peers->single = naddrs == 1;
     peers->name = host;
     peers->peer = peer;
-    return pt_http_upstream_rr_peer_data_init(r, peers);
+    return pt_http_upstream_rr_peer_data_init(r, peers, 0);
 }

@@ -120,9 +120,12 @@ int pt_http_upstream_rr_peer_usable(pt_http_upstream_rr_peer_t *peer,
                                     time_t now);
 
 /* Set up r->upstream->peer for round robin over `peers` (the group's data)
- * without choosing: other balancers call it, then replace get. */
+ * without choosing: other balancers call it, then replace get. `size` is
+ * that of the balancer's per-request struct, which starts with a
+ * pt_http_upstream_rr_peer_data_t (zeroed beyond it; in r->pool). */
 int pt_http_upstream_rr_peer_data_init(pt_http_request_t *r,
-                                       pt_http_upstream_rr_peers_t *peers);
+                                       pt_http_upstream_rr_peers_t *peers,
+                                       size_t size);
 
 /* Round robin's get and free (other balancers fall back to get and reuse
  * free). */
@@ -142,6 +145,9 @@ void pt_http_upstream_rr_use(pt_peer_connection_t *pc,
      | PT_HTTP_UPSTREAM_MAX_FAILS | PT_HTTP_UPSTREAM_FAIL_TIMEOUT             \
      | PT_HTTP_UPSTREAM_DOWN | PT_HTTP_UPSTREAM_BACKUP                        \
      | PT_HTTP_UPSTREAM_MAX_CONNS)
+
+/* Config time, inside an `upstream` block: the group being defined. */
+pt_http_upstream_srv_conf_t *pt_http_upstream_conf_group(pt_conf_t *cf);
 
 /* A balancer directive's setter calls it first: warns "load balancing
  * method redefined" when another balancer was set, then installs `init`

@@ -12,6 +12,10 @@ extern pt_module_t pt_http_core_module;
 extern pt_module_t pt_http_log_module;
 extern pt_module_t pt_http_map_module;
 extern pt_module_t pt_http_upstream_module;
+extern pt_module_t pt_http_upstream_hash_module;
+extern pt_module_t pt_http_upstream_ip_hash_module;
+extern pt_module_t pt_http_upstream_least_conn_module;
+extern pt_module_t pt_http_upstream_random_module;
 extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_rewrite_module;
 extern pt_module_t pt_http_try_files_module;
@@ -30,6 +34,10 @@ pt_module_t *pt_modules[] = {
     &pt_http_map_module,
     /* upstream groups, then the balancers and wrappers that act on them */
     &pt_http_upstream_module,
+    &pt_http_upstream_hash_module,
+    &pt_http_upstream_ip_hash_module,
+    &pt_http_upstream_least_conn_module,
+    &pt_http_upstream_random_module,
     &pt_http_access_module,
     &pt_http_rewrite_module,
     &pt_http_try_files_module,
