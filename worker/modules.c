@@ -18,6 +18,7 @@ extern pt_module_t pt_http_upstream_least_conn_module;
 extern pt_module_t pt_http_upstream_random_module;
 extern pt_module_t pt_http_upstream_keepalive_module;
 extern pt_module_t pt_http_upstream_zone_module;
+extern pt_module_t pt_http_upstream_health_module;
 extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_rewrite_module;
 extern pt_module_t pt_http_try_files_module;
@@ -42,6 +43,7 @@ pt_module_t *pt_modules[] = {
     &pt_http_upstream_random_module,
     &pt_http_upstream_keepalive_module,
     &pt_http_upstream_zone_module,
+    &pt_http_upstream_health_module,
     &pt_http_access_module,
     &pt_http_rewrite_module,
     &pt_http_try_files_module,
