@@ -113,13 +113,37 @@ split_host_port(const pt_str_t *url, in_port_t default_port, char *host,
     return NULL;
 }
 
+/* "unix:/path": one address. NULL or an error phrase ("" when logged). */
+static const char *
+resolve_unix(pt_pool_t *pool, const pt_str_t *text, pt_addr_t **addrs,
+             pt_uint_t *naddrs)
+{
+    struct sockaddr_un *sun;
+
+    if (text->len == 5) {
+        return "no path in the unix domain socket";
+    }
+    if (text->len - 5 >= sizeof(sun->sun_path)) {
+        return "too long path in the unix domain socket";
+    }
+    *addrs = pt_pcalloc(pool, sizeof(pt_addr_t));
+    if (*addrs == NULL) {
+        return "";
+    }
+    sun = (struct sockaddr_un *) &(*addrs)->sockaddr;
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, text->data + 5, text->len - 5);
+    (*addrs)->socklen = sizeof(struct sockaddr_un);
+    *naddrs = 1;
+    return NULL;
+}
+
 /* Every address of `text` ("host[:port]", "[v6][:port]", "unix:/path"),
  * allocated from `pool`. NULL or an error phrase ("host not found"). */
 static const char *
 resolve(pt_pool_t *pool, const pt_str_t *text, in_port_t default_port,
         pt_addr_t **addrs, pt_uint_t *naddrs)
 {
-    struct sockaddr_un *sun;
     struct addrinfo     hints, *res, *ai;
     const char         *err;
     char                host[256];
@@ -128,22 +152,7 @@ resolve(pt_pool_t *pool, const pt_str_t *text, in_port_t default_port,
     pt_uint_t           n;
 
     if (text->len >= 5 && memcmp(text->data, "unix:", 5) == 0) {
-        if (text->len == 5) {
-            return "no path in the unix domain socket";
-        }
-        if (text->len - 5 >= sizeof(sun->sun_path)) {
-            return "too long path in the unix domain socket";
-        }
-        *addrs = pt_pcalloc(pool, sizeof(pt_addr_t));
-        if (*addrs == NULL) {
-            return "";
-        }
-        sun = (struct sockaddr_un *) &(*addrs)->sockaddr;
-        sun->sun_family = AF_UNIX;
-        memcpy(sun->sun_path, text->data + 5, text->len - 5);
-        (*addrs)->socklen = sizeof(struct sockaddr_un);
-        *naddrs = 1;
-        return NULL;
+        return resolve_unix(pool, text, addrs, naddrs);
     }
 
     err = split_host_port(text, default_port, host, sizeof(host), &port,
