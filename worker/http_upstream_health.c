@@ -241,10 +241,13 @@ verdict(hc_peer_t *hp, int ok)
     if (ok) {
         st->hc_fails = 0;
         st->hc_passes++;
-        if (st->hc_down && st->hc_passes >= hp->check->passes) {
+        if (st->hc_passes >= hp->check->passes) {
+            /* `passes` good probes since the last failure, active or
+             * passive (round robin's free restarts the count): the peer
+             * is back, whatever max_fails/fail_timeout said */
+            changed = st->hc_down;
             st->hc_down = 0;
             st->fails = 0;
-            changed = 1;
         }
     } else {
         st->hc_passes = 0;

@@ -340,6 +340,7 @@ pt_http_upstream_free_round_robin_peer(pt_peer_connection_t *pc, void *data,
     pt_rr_lock(rrp->peers);
     if (state & PT_PEER_FAILED) {
         st->failures++;
+        st->hc_passes = 0;   /* an active check must see it good again */
         if (!rrp->peers->single) {
             st->fails++;
             st->accessed = now;
