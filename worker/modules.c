@@ -11,6 +11,14 @@
 extern pt_module_t pt_http_core_module;
 extern pt_module_t pt_http_log_module;
 extern pt_module_t pt_http_map_module;
+extern pt_module_t pt_http_upstream_module;
+extern pt_module_t pt_http_upstream_hash_module;
+extern pt_module_t pt_http_upstream_ip_hash_module;
+extern pt_module_t pt_http_upstream_least_conn_module;
+extern pt_module_t pt_http_upstream_random_module;
+extern pt_module_t pt_http_upstream_keepalive_module;
+extern pt_module_t pt_http_upstream_zone_module;
+extern pt_module_t pt_http_upstream_health_module;
 extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_resolver_module;
 extern pt_module_t pt_http_realip_module;
@@ -30,6 +38,15 @@ pt_module_t *pt_modules[] = {
     &pt_http_core_module,
     &pt_http_log_module,
     &pt_http_map_module,
+    /* upstream groups, then the balancers and wrappers that act on them */
+    &pt_http_upstream_module,
+    &pt_http_upstream_hash_module,
+    &pt_http_upstream_ip_hash_module,
+    &pt_http_upstream_least_conn_module,
+    &pt_http_upstream_random_module,
+    &pt_http_upstream_keepalive_module,
+    &pt_http_upstream_zone_module,
+    &pt_http_upstream_health_module,
     &pt_http_access_module,
     &pt_http_resolver_module,
     /* after limit_req/limit_conn when they come: its preaccess handler
