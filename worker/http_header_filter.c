@@ -314,7 +314,8 @@ header_filter(pt_http_request_t *r)
           + sizeof("Location: \r\n") + loc_prefix_len
           + sizeof("Transfer-Encoding: chunked\r\n")
           + sizeof("Connection: keep-alive\r\n")
-          + sizeof("Keep-Alive: timeout=\r\n") + PT_INT64_LEN + 2;
+          + sizeof("Keep-Alive: timeout=\r\n") + PT_INT64_LEN + 2
+          + sizeof("Vary: Accept-Encoding\r\n");
     h = out->headers.elts;
     for (i = 0; i < out->headers.nelts; i++) {
         if (h[i].hash != 0) {
@@ -393,6 +394,10 @@ header_filter(pt_http_request_t *r)
         }
     } else {
         p = PUT_LIT(p, "Connection: close\r\n");
+    }
+    if (r->gzip_vary) {
+        /* set by the gzip modules when gzip_vary is on (nginx's place) */
+        p = PUT_LIT(p, "Vary: Accept-Encoding\r\n");
     }
 
     for (i = 0; i < out->headers.nelts; i++) {
