@@ -135,7 +135,10 @@ decide_keepalive(pt_http_request_t *r)
     }
     if (pt_worker_exiting || clcf->keepalive_timeout == 0
         || c->requests >= clcf->keepalive_requests
-        || r->headers_in.msie6 || r->reading_body || !r->keepalive)
+        /* keepalive_disable msie6 (nginx's default): old MSIE loses
+         * POST bodies on a reused connection, so only a POST closes */
+        || (r->headers_in.msie6 && r->method == PT_HTTP_POST)
+        || r->reading_body || !r->keepalive)
     {
         r->keepalive = 0;
     }

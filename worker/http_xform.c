@@ -128,22 +128,21 @@ get_out_buf(pt_http_request_t *r, pt_http_xform_t *x)
         b->tag = x->tag;
         x->nbufs++;
     }
+    x->out_cl = cl;
     x->out_buf = b;
     return PT_OK;
 }
 
+/* The link came with the buffer from the free list: it goes to busy and
+ * back with it, so a long stream allocates no links here. */
 static int
 queue_out(pt_http_request_t *r, pt_http_xform_t *x)
 {
-    pt_chain_t *cl = pt_alloc_chain_link(r->pool);
-
-    if (cl == NULL) {
-        return PT_ERROR;
-    }
-    cl->buf = x->out_buf;
-    cl->next = NULL;
-    *x->last_out = cl;
-    x->last_out = &cl->next;
+    (void) r;
+    x->out_cl->next = NULL;
+    *x->last_out = x->out_cl;
+    x->last_out = &x->out_cl->next;
+    x->out_cl = NULL;
     x->out_buf = NULL;
     return PT_OK;
 }

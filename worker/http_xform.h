@@ -30,6 +30,7 @@ struct pt_http_xform_s {
     pt_buf_t                      *in_buf;    /* the input being taken */
     pt_buf_t                      *read_buf;  /* file bytes read for it */
     pt_chain_t                    *free, *busy, *out, **last_out;
+    pt_chain_t                    *out_cl;    /* its link, recycled */
     pt_buf_t                      *out_buf;   /* being filled */
     pt_uint_t                      nbufs;     /* output buffers made */
     pt_uint_t                      bufs_num;

@@ -632,3 +632,160 @@ class ConfigErrors(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+SLOW = os.environ.get("PORTICO_SLOW") == "1"
+
+
+def sanitized():
+    from portico_harness import BIN
+    out = subprocess.run([BIN, "-V"], capture_output=True, text=True).stderr
+    return "--with-sanitizers" in out
+
+
+def rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def big_file(path, mib):
+    """`mib` MiB of text: a 1 MiB block of generated text, repeated (the
+    32 KiB window never sees the repeat: it compresses as text does)."""
+    block = text(1 << 20, seed=11)
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(block)
+    os.chmod(path, 0o644)
+    return block
+
+
+@unittest.skipUnless(SLOW, "slow test: run with make test-slow")
+class Huge(unittest.TestCase):
+    """A 100 MiB body round trip, and a 1 GiB one read slowly while the
+    worker's RSS is watched: gzip streams in its buffers whatever the
+    size."""
+
+    def setUp(self):
+        from portico_harness import BIN, children, alive
+        self.prefix = tempfile.mkdtemp(prefix="portico-gzip-slow-")
+        os.chmod(self.prefix, 0o755)
+        self.addCleanup(shutil.rmtree, self.prefix, True)
+        self.www = os.path.join(self.prefix, "www")
+        os.mkdir(self.www)
+        os.chmod(self.www, 0o755)
+        self.port = free_port()
+        conf = os.path.join(self.prefix, "p.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+daemon off;
+worker_processes 1;
+error_log {self.prefix}/error.log info;
+pid {self.prefix}/p.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    types {{ text/plain txt; }}
+    gzip on;
+    gzip_types text/plain;
+    server {{ listen 127.0.0.1:{self.port}; root {self.www}; }}
+}}
+""")
+        self.proc = subprocess.Popen([BIN, "-p", self.prefix + "/", "-c",
+                                      conf], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (self.proc.poll() is None
+                                 and self.proc.kill(), self.proc.wait()))
+        self.worker = wait_for(
+            lambda: (lambda ws: ws[0] if len(ws) == 1 else None)(
+                [c for c in children(self.proc.pid) if alive(c)]),
+            "one worker")
+        wait_for(lambda: socket.create_connection(
+            ("127.0.0.1", self.port), timeout=1).close() or True,
+            "the port to accept")
+
+    def stream(self, path, on_progress=None, rcvbuf=None):
+        """GET path with gzip; decompress as it comes: (sha256 of the
+        decoded body, its length, whether the chunked body ended)."""
+        import hashlib
+        s = socket.socket()
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(60)
+        s.connect(("127.0.0.1", self.port))
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip"
+                  f"\r\nConnection: close\r\n\r\n".encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            self.assertTrue(chunk, "closed before the head")
+            buf += chunk
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        self.assertIn(b"Content-Encoding: gzip", head)
+        self.assertIn(b"Transfer-Encoding: chunked", head)
+        d = zlib.decompressobj(16 + 15)
+        h = hashlib.sha256()
+        total, ended, n = 0, False, 0
+        while True:
+            # de-chunk what is whole in buf
+            while True:
+                crlf = buf.find(b"\r\n")
+                if crlf < 0:
+                    break
+                size = int(buf[:crlf], 16)
+                if size == 0:
+                    ended = True
+                    break
+                if len(buf) < crlf + 4 + size:
+                    break
+                out = d.decompress(buf[crlf + 2:crlf + 2 + size])
+                h.update(out)
+                total += len(out)
+                buf = buf[crlf + 4 + size:]
+            if ended:
+                break
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            n += 1
+            if on_progress and n % 64 == 0:
+                on_progress()
+        s.close()
+        return h.hexdigest(), total, ended
+
+    def expected(self, block, mib):
+        import hashlib
+        h = hashlib.sha256()
+        for _ in range(mib):
+            h.update(block)
+        return h.hexdigest()
+
+    def test_100mib_round_trip(self):
+        block = big_file(os.path.join(self.www, "100m.txt"), 100)
+        digest, total, ended = self.stream("/100m.txt")
+        self.assertTrue(ended)
+        self.assertEqual(total, 100 << 20)
+        self.assertEqual(digest, self.expected(block, 100))
+
+    def test_1gib_rss_bounded(self):
+        block = big_file(os.path.join(self.www, "1g.txt"), 1024)
+        base = rss(self.worker)
+        peak = [base]
+
+        def sample():
+            peak[0] = max(peak[0], rss(self.worker))
+        digest, total, ended = self.stream("/1g.txt", sample, rcvbuf=65536)
+        self.assertTrue(ended)
+        self.assertEqual(total, 1 << 30)
+        self.assertEqual(digest, self.expected(block, 1024))
+        grew = peak[0] - base
+        print(f"\ngzip of 1 GiB: worker RSS {base // 1024} KiB before, "
+              f"peak {peak[0] // 1024} KiB (+{grew // 1024} KiB)")
+        if not sanitized():
+            # buffers (128 KiB), zlib (256 KiB), the file read buffer and
+            # the request pool's per-write descriptors
+            self.assertLess(grew, 32 << 20)
