@@ -62,6 +62,7 @@ typedef struct {
     pt_http_xform_t  x;        /* streaming through zlib */
     z_stream      zs;
     off_t         zin, zout;   /* totals, for $gzip_ratio */
+    off_t         length;      /* the body's, when known; else -1 */
     u_char       *whole;       /* gathering a body of known length */
     size_t        whole_len, whole_cap;
     unsigned      whole_mode:1;
@@ -298,6 +299,7 @@ header_filter(pt_http_request_t *r)
     }
     cln->handler = zs_cleanup;
     cln->data = ctx;
+    ctx->length = r->headers_out.content_length_n;
     pt_http_xform_init(&ctx->x, &pt_http_gzip_filter_module, GZIP_BUFFERED,
                        conf->bufs_num, conf->bufs_size, deflate_step,
                        next_body_filter, ctx);
@@ -338,15 +340,25 @@ static int
 zs_init(pt_http_request_t *r, gzip_ctx_t *ctx)
 {
     gzip_conf_t *conf;
-    int          rc;
+    int          rc, wbits, memlevel;
 
     conf = pt_http_get_module_loc_conf(r, pt_http_gzip_filter_module);
+    wbits = (int) conf->wbits;
+    memlevel = (int) conf->memlevel;
+    /* a small body of known length needs no larger window (nor hash):
+     * nginx's rule, which keeps a small response's zlib state small */
+    if (ctx->length > 0) {
+        while (ctx->length < ((off_t) 1 << (wbits - 1)) - 262) {
+            wbits--;
+            memlevel--;
+        }
+        memlevel = pt_max(memlevel, 1);
+    }
     ctx->zs.zalloc = zs_alloc;
     ctx->zs.zfree = zs_free;
     /* windowBits + 16: zlib writes the gzip header and trailer */
-    rc = deflateInit2(&ctx->zs, (int) conf->level, Z_DEFLATED,
-                      (int) conf->wbits + 16, (int) conf->memlevel,
-                      Z_DEFAULT_STRATEGY);
+    rc = deflateInit2(&ctx->zs, (int) conf->level, Z_DEFLATED, wbits + 16,
+                      memlevel, Z_DEFAULT_STRATEGY);
     if (rc != Z_OK) {
         pt_log_error(PT_LOG_ALERT, pt_http_request_log(r), 0,
                      "deflateInit2() failed: %d", rc);
