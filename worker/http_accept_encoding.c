@@ -95,6 +95,8 @@ parse_params(cursor_t *c)
             v = parse_qvalue(val, vlen);
             q = v < 0 ? 0 : v;
             bad |= v < 0;
+        } else {
+            bad = 1;    /* RFC 9110 gives a coding a weight only */
         }
     }
 }

@@ -16,8 +16,8 @@
  * The q value (0..1000, thousandths) `value` gives `coding` (lowercase,
  * e.g. "gzip"): its own entry's (the first one when repeated), else that
  * of "*", else PT_AE_NOT_LISTED. "x-gzip" counts as "gzip". A q that is
- * not a valid qvalue counts as 0, as nginx takes it: the coding is
- * refused rather than guessed at. Codings are matched case-insensitively;
+ * not a valid qvalue, or a parameter other than q, counts as q=0, as
+ * nginx takes them: the coding is refused rather than guessed at. Codings are matched case-insensitively;
  * malformed elements are skipped.
  */
 pt_int_t pt_http_accept_encoding_q(const u_char *value, size_t len,

@@ -176,7 +176,7 @@ body_filter(pt_http_request_t *r, pt_chain_t *in)
     int           rc;
 
     ctx = pt_http_get_module_ctx(r, pt_http_gunzip_filter_module);
-    if (ctx == NULL || ctx->x.done) {
+    if (ctx == NULL || ctx->x.done || r->header_only) {
         return next_body_filter(r, in);
     }
     rc = pt_http_xform_body(r, &ctx->x, in);

@@ -411,9 +411,15 @@ deflate_step(pt_http_request_t *r, pt_http_xform_t *x, int mode)
  */
 static const int libdeflate_level[10] = { 1, 1, 1, 2, 3, 5, 6, 7, 7, 7 };
 
-/* One compressor per level per worker: allocating one is costlier than
- * compressing 100 KiB. Owned by the worker, freed at its exit. */
-static struct libdeflate_compressor *compressors[10];
+/* Below this size libdeflate's level 1 can come out a few bytes larger
+ * than zlib's level 1 (8 KiB of text: 2177 against 2173 bytes); level 2
+ * never did in the measurements, and at that size its cost is small. */
+#define SMALL_BODY  16384
+
+/* One compressor per libdeflate level per worker: allocating one is
+ * costlier than compressing 100 KiB. Owned by the worker, freed at its
+ * exit. */
+static struct libdeflate_compressor *compressors[13];
 
 static int
 whole_compress(pt_http_request_t *r, gzip_ctx_t *ctx, const u_char *data,
@@ -424,11 +430,16 @@ whole_compress(pt_http_request_t *r, gzip_ctx_t *ctx, const u_char *data,
     pt_buf_t                      *b;
     pt_chain_t                     out;
     size_t                         bound, n;
+    int                            level;
 
     conf = pt_http_get_module_loc_conf(r, pt_http_gzip_filter_module);
-    c = &compressors[conf->level];
+    level = libdeflate_level[conf->level];
+    if (len <= SMALL_BODY && level < 2) {
+        level = 2;
+    }
+    c = &compressors[level];
     if (*c == NULL) {
-        *c = libdeflate_alloc_compressor(libdeflate_level[conf->level]);
+        *c = libdeflate_alloc_compressor(level);
         if (*c == NULL) {
             pt_log_error(PT_LOG_ALERT, pt_http_request_log(r), 0,
                          "libdeflate_alloc_compressor() failed");
@@ -585,8 +596,8 @@ body_filter(pt_http_request_t *r, pt_chain_t *in)
 {
     gzip_ctx_t *ctx = pt_http_get_module_ctx(r, pt_http_gzip_filter_module);
 
-    if (ctx == NULL || ctx->done || ctx->x.done) {
-        return next_body_filter(r, in);
+    if (ctx == NULL || ctx->done || ctx->x.done || r->header_only) {
+        return next_body_filter(r, in);   /* a HEAD: its head only */
     }
 #if PT_HAVE_LIBDEFLATE
     if (ctx->whole_mode) {

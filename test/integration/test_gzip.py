@@ -361,6 +361,17 @@ class Compress(GzipBase):
             self.assert_gzipped(self.both("/min0/" + name, AE),
                                 self.files[name])
 
+    @unittest.skipUnless(HAVE_NGINX, "nginx is not installed")
+    def test_no_larger_than_nginx(self):
+        # the floor, on every text here: libdeflate (whole
+        # bodies) and zlib (streamed) alike
+        for path in ("/t8k.txt", "/page.html", "/data.json", "/t2k.txt",
+                     "/t500.txt", "/t1m.txt", "/ret"):
+            p = fetch(self.pt.port, path, AE)
+            n = fetch(self.ng.port, path, AE)
+            self.assertEqual(n.h("Content-Encoding"), "gzip", path)
+            self.assertLessEqual(len(p.body), len(n.body), path)
+
     def test_small_buffers_and_window_stream_whole(self):
         # 2 x 1k output buffers: the 1 MiB body leaves in many rounds
         r = self.both("/small/t1m.txt", AE)

@@ -44,8 +44,9 @@ static const struct {
     { "gzip;q=-1", "gzip", 0 },
     { "gzip;q=abc", "gzip", 0 },
     { "gzip;q=.5", "gzip", 0 },
-    { "gzip;level=9", "gzip", 1000 },       /* other params ignored */
-    { "gzip;level=9;q=0.3", "gzip", 300 },
+    { "gzip;level=9", "gzip", 0 },          /* a weight only (RFC 9110) */
+    { "gzip;level=9;q=0.3", "gzip", 0 },
+    { "br;level=9, gzip", "gzip", 1000 },
     { "gzipx", "gzip", PT_AE_NOT_LISTED },  /* whole tokens only */
     { "xgzip", "gzip", PT_AE_NOT_LISTED },
     { "gzip2, deflate", "gzip", PT_AE_NOT_LISTED },
