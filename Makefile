@@ -96,6 +96,7 @@ FUZZ_SRC_headers    := worker/http_cond.c common/http_time.c \
 FUZZ_LIBS_headers   := -lpcre2-8
 FUZZ_SRC_dns        := worker/dns.c
 FUZZ_SRC_proxy_protocol := worker/proxy_protocol.c
+FUZZ_SRC_accept_encoding := worker/http_accept_encoding.c $(FUZZ_SRC_LOG)
 
 define FUZZ_RULE
 objs/fuzz/fuzz_$(1): test/fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(FUZZ_HDRS)

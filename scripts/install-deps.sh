@@ -10,8 +10,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 if command -v apt-get >/dev/null 2>&1; then
+    # libdeflate-dev is optional (configure probes it): faster gzip
     pkgs="gcc make pkg-config libssl-dev libpcre2-dev zlib1g-dev check
-          python3 curl openssl procps"
+          libdeflate-dev python3 curl openssl procps"
     [ "${PT_DEPS_EXTRA:-}" ] && pkgs="$pkgs $PT_DEPS_EXTRA"
     missing=
     for p in $pkgs; do
@@ -24,7 +25,8 @@ if command -v apt-get >/dev/null 2>&1; then
     fi
 elif command -v dnf >/dev/null 2>&1; then
     $SUDO dnf install -y gcc make pkgconf-pkg-config openssl-devel \
-        pcre2-devel zlib-devel check-devel python3 curl openssl procps-ng
+        pcre2-devel zlib-devel libdeflate-devel check-devel python3 curl \
+        openssl procps-ng
 else
     echo "install-deps: no apt-get or dnf; install a C compiler, make," \
          "pkg-config, OpenSSL, PCRE2, zlib and Check development files" >&2

@@ -5,7 +5,8 @@ real nginx and then by Portico, from the same configuration text, on the
 same 127.0.0.1 ports, with the same document root; each request goes over
 a raw socket to both, and the answers are compared: the status line,
 every header but Date (as a multiset: names case-insensitive, the order of
-repeated names kept) and the body. Normalised first: the Server value and
+repeated names kept) and the body (a gzip-encoded body decompressed: the
+encoders' bytes differ, their content may not). Normalised first: the Server value and
 the product name in built-in pages (README Differences #6; with the
 Content-Length they change, for HEAD too, through the same request made
 with GET), multipart boundaries, and an Expires that is relative to now
@@ -65,6 +66,7 @@ Options:
 import argparse
 import calendar
 import email.utils
+import gzip
 import os
 import re
 import shutil
@@ -74,6 +76,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 import echo_origin
 
@@ -244,6 +247,12 @@ def load_cases(directory=None):
 
 # ---------------------------------------------------------------- the tree
 
+# Text for the gzip cases: deterministic, compressible, not repetitive.
+GZ_TEXT = b"".join(b"<p>line %d: the %s fox jumps over %d lazy dogs</p>\n"
+                   % (i, (b"quick", b"brown", b"red", b"slow")[i * 7 % 4],
+                      i * i % 97) for i in range(300))
+
+
 def tree_files():
     """The document root: path -> bytes (a path ending in / is a
     directory)."""
@@ -295,6 +304,14 @@ def tree_files():
         "x.php": b"<?php echo 1; ?>\n",
         "docs/guide.txt": b"guide\n",
         "docs/index.htm": b"<p>docs</p>\n",
+        "gz/page.html": GZ_TEXT,
+        "gz/page.txt": GZ_TEXT,
+        "gz/data.json": GZ_TEXT[:3000],
+        "gz/pic.png": GZ_TEXT[:2000],
+        "gz/tiny.txt": b"tiny text\n",
+        "gz/pre.html": GZ_TEXT[:4000],
+        "gz/pre.html.gz": gzip.compress(b"pre " + GZ_TEXT[:4000], 9,
+                                        mtime=0),
     }
     return f
 
@@ -591,6 +608,12 @@ class Norm:
             return
         self.status = answer.status_line
         body = answer.body
+        if answer.header("content-encoding") == "gzip" and body:
+            # encoders differ in their bytes: compare what they decode to
+            try:
+                body = b"gzip:" + gzip.decompress(body)
+            except (OSError, EOFError, zlib.error):
+                body = b"gzip, undecodable:" + body
         body2 = CENTER_RE.sub(
             lambda m: b"<center>SERVER" + (b"/V" if m.group(2) else b"") +
             b"</center>", body)
