@@ -243,7 +243,8 @@ def example_config(text, tls_port, http_port, certs):
                   listen, text, flags=re.M)
 
     def cert(m):
-        kind = "ECDSA" if re.search(r"ec", m.group(3), re.I) else "RSA"
+        ec = re.search(r"ecdsa|(^|[/_.-])ec([/_.-]|$)", m.group(3), re.I)
+        kind = "ECDSA" if ec else "RSA"
         what = "KEY" if m.group(2) else "CERT"
         return f"{m.group(1)}ssl_certificate{m.group(2) or ''} @{kind}_{what}@;"
     text = re.sub(r"^(\s*)ssl_certificate(_key)?\s+(\S+);", cert, text,
@@ -453,6 +454,7 @@ class Parsers(unittest.TestCase):
         ex = example_config(
             "server {\n listen 443 ssl http2;\n listen [::]:443 ssl;\n"
             " ssl_certificate /etc/x/ec.pem;\n ssl_certificate_key /k;\n"
+            " ssl_certificate /etc/secure/rsa.pem;\n"
             " ssl_stapling on;\n root /var/www;\n}\n"
             "server { listen 80; return 301 https://$host$request_uri; }\n",
             4443, 8080, certs)
@@ -461,6 +463,7 @@ class Parsers(unittest.TestCase):
         self.assertEqual(ex.count("4443"), 1)
         self.assertIn("ssl_certificate @ECDSA_CERT@;", ex)
         self.assertIn("ssl_certificate_key @RSA_KEY@;", ex)
+        self.assertIn("ssl_certificate @RSA_CERT@;", ex)
         self.assertNotIn("stapling", ex)
         self.assertIn("root html;", ex)
 
