@@ -65,7 +65,7 @@ Options:
            "X-Compat-TLS: VERSION cert=NAME" (the name of the test
            certificate the server presented), compared like the others
   sni=NAME send NAME as the TLS server name (implies tls; without it no
-           server name is sent)
+           server name is sent); neither goes with shut
 
 TLS cases: @CERT@/@KEY@ (ECDSA P-256, "a.test"; SANs a.test, localhost,
 127.0.0.1) and @CERT2@/@KEY2@ (ECDSA P-256, "b.test") are made at run time
@@ -128,6 +128,9 @@ class Request:
         self.tls_version = opts.get("tls") or None
         if self.tls_version not in (None, "1.2", "1.3"):
             raise ValueError(f"{self.id}: tls= takes 1.2 or 1.3")
+        if self.tls and self.shut:
+            # a half-close would end the TLS layer, not just the writing
+            raise ValueError(f"{self.id}: shut does not go with tls")
         if self.probe:
             self.data += PROBE
         # the final answers (1, 2, ...) that answer a HEAD request

@@ -1,20 +1,41 @@
 """Test certificates made at run time with the openssl CLI (issue 6: none are
 committed): a CA, server certificates (RSA 2048 or ECDSA P-256, with SANs),
-client certificates, expired ones, revocation and DER OCSP responses.
+client certificates, expired ones, revocation (CRL) and DER OCSP responses.
+Shared by the TLS tests (test_tls_scan.py, test/compat TLS cases, and the
+implementation's tests); checked by test_certs_helper.py, also behind nginx.
 
-    ca = CertAuthority(directory)               # ca.cert, ca.key (PEM)
-    srv = ca.server("localhost", sans=("localhost", "127.0.0.1"),
-                    kind="ecdsa")               # Pair: .cert .key .chain .name
-    cli = ca.client("alice")                    # clientAuth, CN=alice
-    old = ca.server("old.test", expired=True)   # valid 2001-2002
-    ca.revoke(cli)                              # index updated, CRL rewritten
-    der = ca.ocsp_response(srv)                 # path of a DER OCSP response
-    ca.crl                                      # PEM CRL of the CA
-    one = self_signed(directory, "x.test", kind="rsa")   # Pair, no CA
+API (every path absolute, every file world-readable: workers run as nobody):
+    ca = CertAuthority(directory, name="Portico Test CA", kind="ecdsa")
+        A CA under directory/ca/ (an `openssl ca` database). ca.cert and
+        ca.key: its PEM certificate and key (ssl_client_certificate,
+        ssl_trusted_certificate, proxy_ssl_trusted_certificate, cafile=);
+        ca.crl: its PEM CRL (ssl_crl), rewritten by revoke().
+    ca.server(name, sans=None, kind="rsa", expired=False, days=30) -> Pair
+        CN=name, subjectAltName from sans (default: name and 127.0.0.1; an
+        address becomes an IP SAN), serverAuth. kind: "rsa" (2048),
+        "rsa4096" or "ecdsa" (P-256). expired: valid 2001-2002 only.
+    ca.client(name, kind="ecdsa", expired=False, days=30) -> Pair
+        CN=name, clientAuth (nginx's $ssl_client_s_dn: "CN=name,O=Portico
+        tests").
+    ca.revoke(pair)                  revoked in the database and the CRL
+    ca.ocsp_response(pair, path=None, days=7) -> path of a DER OCSP response
+        ("good", or "revoked" after revoke()), signed by the CA: what
+        ssl_stapling_file takes.
+    Pair: .name, .cert (leaf PEM), .key (PEM), .chain (leaf + CA: what
+        ssl_certificate takes). Several pairs may share a name.
+    self_signed(directory, name, kind="rsa", sans=None, days=30) -> Pair
+        No CA; .chain is .cert.
+    subject(cert) -> "subject=O = Portico tests, CN = NAME"
+    ocsp_status(der, pair, ca) -> "good" | "revoked" | "unknown"
+    run(*args) -> openssl's stdout; OpenSSLError with its stderr.
 
-Every file is written world-readable (workers run as nobody) into the
-directory given, which must exist. Each call runs openssl a few times
-(RSA 2048 generation is the slowest: well under a second)."""
+Cost: a CA and a few pairs take about a second (RSA key generation is the
+slowest part). Example:
+    ca = CertAuthority(prefix)
+    srv = ca.server("localhost", kind="ecdsa")
+    conf = f"ssl_certificate {srv.chain}; ssl_certificate_key {srv.key};"
+    ctx = ssl.create_default_context(cafile=ca.cert)   # verifies "localhost"
+"""
 
 import os
 import subprocess
@@ -40,9 +61,14 @@ copy_extensions  = none
 email_in_dn      = no
 
 [ anything ]
-commonName             = supplied
 organizationName       = optional
+commonName             = supplied
 """
+
+
+# key identifiers: strict verifiers (Python 3.13's VERIFY_X509_STRICT) want
+# them on every certificate of a chain
+KEY_IDS = ["subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid"]
 
 
 class OpenSSLError(Exception):
@@ -159,19 +185,19 @@ class CertAuthority:
         """A server certificate for `name` (CN and SANs: `sans`, default
         name and 127.0.0.1)."""
         sans = sans or (name, "127.0.0.1")
-        ext = ["basicConstraints=critical,CA:FALSE",
-               "keyUsage=critical,digitalSignature" +
-               (",keyEncipherment" if kind.startswith("rsa") else ""),
-               "extendedKeyUsage=serverAuth",
-               "subjectAltName=" + san_list(sans)]
+        ext = KEY_IDS + ["basicConstraints=critical,CA:FALSE",
+                         "keyUsage=critical,digitalSignature" +
+                         (",keyEncipherment" if kind.startswith("rsa") else ""),
+                         "extendedKeyUsage=serverAuth",
+                         "subjectAltName=" + san_list(sans)]
         stem = _file_stem(self.dir, f"server-{name}-{kind}")
         return self._sign(stem, name, kind, ext, expired, days)
 
     def client(self, name, kind="ecdsa", expired=False, days=30):
         """A client certificate (extendedKeyUsage clientAuth), CN=name."""
-        ext = ["basicConstraints=critical,CA:FALSE",
-               "keyUsage=critical,digitalSignature",
-               "extendedKeyUsage=clientAuth"]
+        ext = KEY_IDS + ["basicConstraints=critical,CA:FALSE",
+                         "keyUsage=critical,digitalSignature",
+                         "extendedKeyUsage=clientAuth"]
         stem = _file_stem(self.dir, f"client-{name}-{kind}")
         return self._sign(stem, name, kind, ext, expired, days)
 
