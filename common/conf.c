@@ -542,6 +542,7 @@ parse_list(pt_conf_t *cf, conf_src_t *src, int in_block, pt_uint_t blocks,
         if (parse_list(cf, src, 1, blocks + 1, &children) != PT_OK) {
             return PT_ERROR;
         }
+        node->end_line = cf->parse_line;
     }
 }
 

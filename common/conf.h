@@ -108,6 +108,7 @@ struct pt_conf_node_s {
     pt_uint_t        nargs;
     const char      *file;      /* NUL-terminated path, owned by the cycle */
     pt_uint_t        line;
+    pt_uint_t        end_line;  /* a block's closing "}" */
     unsigned         block:1;   /* followed by { ... } (children may be NULL) */
     pt_conf_node_t  *children;  /* first directive inside the block */
     pt_conf_node_t  *next;      /* next sibling */

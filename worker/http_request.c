@@ -681,7 +681,14 @@ header_user_agent(pt_http_request_t *r, pt_table_elt_t *h, size_t offset)
     msie = memmem(h->value.data, h->value.len, "MSIE ", 5);
     if (msie != NULL && msie + 7 < h->value.data + h->value.len) {
         r->headers_in.msie = 1;
-        if (msie[5] == '6' && msie[6] == '.') {
+        /* nginx's "msie6": MSIE 4, 5 and 6, but not 6 with SV1 (XP SP2,
+         * whose gzip and keep-alive work) */
+        if (msie[6] == '.' && (msie[5] == '4' || msie[5] == '5'
+                               || (msie[5] == '6'
+                                   && memmem(msie + 8, (size_t) (h->value.data
+                                             + h->value.len - msie - 8),
+                                             "SV1", 3) == NULL)))
+        {
             r->headers_in.msie6 = 1;
         }
     }

@@ -43,6 +43,11 @@ typedef int  (*pt_peer_get_pt)(pt_peer_connection_t *pc, void *data);
 typedef void (*pt_peer_free_pt)(pt_peer_connection_t *pc, void *data,
                                 pt_uint_t state);
 
+/* get's "no peer may be tried" (not in pt_types.h: only peers use it) */
+#ifndef PT_BUSY
+#define PT_BUSY         -5
+#endif
+
 #define PT_PEER_FAILED   1
 #define PT_PEER_NEXT     2
 
@@ -139,6 +144,12 @@ struct pt_http_upstream_srv_conf_s {
 typedef struct {
     pt_array_t  upstreams;   /* pt_http_upstream_srv_conf_t * */
 } pt_http_upstream_main_conf_t;
+
+/* The upstream module's loc conf: the group the location's proxy_pass
+ * named (set by pt_http_upstream_add; NULL with variables or no proxy). */
+typedef struct {
+    pt_http_upstream_srv_conf_t  *upstream;
+} pt_http_upstream_loc_conf_t;
 
 extern pt_module_t pt_http_upstream_module;
 

@@ -5,7 +5,8 @@ real nginx and then by Portico, from the same configuration text, on the
 same 127.0.0.1 ports, with the same document root; each request goes over
 a raw socket to both, and the answers are compared: the status line,
 every header but Date (as a multiset: names case-insensitive, the order of
-repeated names kept) and the body. Normalised first: the Server value and
+repeated names kept) and the body (a gzip-encoded body decompressed: the
+encoders' bytes differ, their content may not). Normalised first: the Server value and
 the product name in built-in pages (README Differences #6; with the
 Content-Length they change, for HEAD too, through the same request made
 with GET), multipart boundaries, and an Expires that is relative to now
@@ -60,22 +61,41 @@ Options:
            the first is when the request starts with HEAD)
   expect=N nginx's first answer must have status N (a check of the case
            itself, made whether Portico runs it or not)
+  tls[=V]  speak TLS on that port (V: 1.2 or 1.3 pins the version; no
+           certificate check); the first answer gets a pseudo header
+           "X-Compat-TLS: VERSION cert=NAME" (the name of the test
+           certificate the server presented), compared like the others
+  sni=NAME send NAME as the TLS server name (implies tls; without it no
+           server name is sent); neither goes with shut
+
+TLS cases: @CERT@/@KEY@ (ECDSA P-256, "a.test"; SANs a.test, localhost,
+127.0.0.1) and @CERT2@/@KEY2@ (ECDSA P-256, "b.test") are made at run time
+with the openssl CLI by test/integration/tls_certs.py, from one test CA,
+into the prefix, only when a case uses them.
 """
 
 import argparse
 import calendar
 import email.utils
+import gzip
+import hashlib
 import os
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 import echo_origin
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "integration"))
+import tls_certs  # noqa: E402  (test/integration/tls_certs.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -106,6 +126,14 @@ class Request:
         self.timeout = float(opts.get("timeout", 3))
         self.port = int(opts.get("port", 1))
         self.expect = int(opts["expect"]) if "expect" in opts else None
+        self.sni = opts.get("sni") or None
+        self.tls = "tls" in opts or self.sni is not None
+        self.tls_version = opts.get("tls") or None
+        if self.tls_version not in (None, "1.2", "1.3"):
+            raise ValueError(f"{self.id}: tls= takes 1.2 or 1.3")
+        if self.tls and self.shut:
+            # a half-close would end the TLS layer, not just the writing
+            raise ValueError(f"{self.id}: shut does not go with tls")
         if self.probe:
             self.data += PROBE
         # the final answers (1, 2, ...) that answer a HEAD request
@@ -207,7 +235,7 @@ def parse_requests(text, case, path):
                 k, _, v = w.partition("=")
                 opts[k] = v
             bad = set(opts) - {"raw", "nohost", "probe", "shut", "timeout",
-                               "port", "heads", "expect"}
+                               "port", "heads", "expect", "tls", "sni"}
             if bad:
                 raise ValueError(f"{path}:{lineno}: unknown option {bad}")
             cur = (words[0], opts, [], lineno)
@@ -243,6 +271,12 @@ def load_cases(directory=None):
 
 
 # ---------------------------------------------------------------- the tree
+
+# Text for the gzip cases: deterministic, compressible, not repetitive.
+GZ_TEXT = b"".join(b"<p>line %d: the %s fox jumps over %d lazy dogs</p>\n"
+                   % (i, (b"quick", b"brown", b"red", b"slow")[i * 7 % 4],
+                      i * i % 97) for i in range(300))
+
 
 def tree_files():
     """The document root: path -> bytes (a path ending in / is a
@@ -295,6 +329,14 @@ def tree_files():
         "x.php": b"<?php echo 1; ?>\n",
         "docs/guide.txt": b"guide\n",
         "docs/index.htm": b"<p>docs</p>\n",
+        "gz/page.html": GZ_TEXT,
+        "gz/page.txt": GZ_TEXT,
+        "gz/data.json": GZ_TEXT[:3000],
+        "gz/pic.png": GZ_TEXT[:2000],
+        "gz/tiny.txt": b"tiny text\n",
+        "gz/pre.html": GZ_TEXT[:4000],
+        "gz/pre.html.gz": gzip.compress(b"pre " + GZ_TEXT[:4000], 9,
+                                        mtime=0),
     }
     return f
 
@@ -511,6 +553,28 @@ def parse_one(buf, head, eof):
     return r, b""
 
 
+TLS_NAMES = {}      # SHA-256 of a test certificate (DER) -> its name
+
+
+def tls_context(version):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version is not None:
+        v = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+        ctx.minimum_version = ctx.maximum_version = v[version]
+    return ctx
+
+
+def tls_wrap(s, req):
+    """(TLS socket, its "X-Compat-TLS" value) or raises OSError."""
+    t = tls_context(req.tls_version).wrap_socket(
+        s, server_hostname=req.sni)
+    der = t.getpeercert(binary_form=True) or b""
+    name = TLS_NAMES.get(hashlib.sha256(der).hexdigest(), "unknown")
+    return t, f"{t.version()} cert={name}"
+
+
 def exchange(port, req):
     """The answers to req: a list of Response, ended (when the request
     is a probe one, or no final response came) by one of the strings
@@ -522,6 +586,14 @@ def exchange(port, req):
         s = socket.create_connection(("127.0.0.1", port), timeout=req.timeout)
     except OSError as e:
         return [f"connect failed: {e}"]
+    tls_info = None
+    if req.tls:
+        try:
+            s, tls_info = tls_wrap(s, req)
+        except (OSError, ssl.SSLError) as e:
+            s.close()
+            why = getattr(e, "reason", None) or type(e).__name__
+            return [f"tls handshake failed: {why}"]
     buf = b""
     eof = False
     try:
@@ -535,6 +607,8 @@ def exchange(port, req):
             try:
                 finals = sum(1 for a in out if a.status >= 200)
                 r, buf = parse_one(buf, finals + 1 in req.heads, eof)
+                if tls_info is not None and not out:
+                    r.headers.append(("X-Compat-TLS", tls_info))
                 out.append(r)
                 if r.status >= 200 and not req.probe:
                     return out
@@ -558,8 +632,8 @@ def exchange(port, req):
                 chunk = s.recv(65536)
             except socket.timeout:
                 continue
-            except ConnectionResetError:
-                chunk = b""
+            except (ConnectionResetError, ssl.SSLError):
+                chunk = b""       # a TLS close without close_notify too
             if not chunk:
                 eof = True
             buf += chunk
@@ -591,6 +665,12 @@ class Norm:
             return
         self.status = answer.status_line
         body = answer.body
+        if answer.header("content-encoding") == "gzip" and body:
+            # encoders differ in their bytes: compare what they decode to
+            try:
+                body = b"gzip:" + gzip.decompress(body)
+            except (OSError, EOFError, zlib.error):
+                body = b"gzip, undecodable:" + body
         body2 = CENTER_RE.sub(
             lambda m: b"<center>SERVER" + (b"/V" if m.group(2) else b"") +
             b"</center>", body)
@@ -965,6 +1045,22 @@ class Output:
         self.verbose, self.show, self.stream = verbose, show, stream
 
 
+def make_certs(prefix):
+    """The TLS cases' certificates (see the module docstring): their
+    placeholders, each certificate known to TLS_NAMES by its name."""
+    ca = tls_certs.CertAuthority(prefix)
+    out = {}
+    for n, name, sans in (("", "a.test", ("a.test", "localhost",
+                                          "127.0.0.1")),
+                          ("2", "b.test", ("b.test",))):
+        pair = ca.server(name, sans, kind="ecdsa")
+        out[f"@CERT{n}@"], out[f"@KEY{n}@"] = pair.chain, pair.key
+        with open(pair.cert) as f:
+            der = ssl.PEM_cert_to_DER_cert(f.read())
+        TLS_NAMES[hashlib.sha256(der).hexdigest()] = name
+    return out
+
+
 def run(only=None, verbose=False, show=False, stream=sys.stdout):
     t0 = time.monotonic()
     report = Report()
@@ -987,6 +1083,8 @@ def run(only=None, verbose=False, show=False, stream=sys.stdout):
         if any("@ORIGIN@" in c.conf or "@DEAD@" in c.conf for c in cases):
             origin = echo_origin.EchoOrigin()
             extra = {"@ORIGIN@": origin.port, "@DEAD@": free_ports(1)[0]}
+        if any("@CERT" in c.conf for c in cases):
+            extra.update(make_certs(prefix))
         for case in cases:
             conf_path, ports = write_case(case, prefix, html, extra)
             try:

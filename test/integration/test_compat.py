@@ -2,8 +2,8 @@
 is served by the real nginx 1.22 (/usr/sbin/nginx) and by Portico, and
 the answers are compared; a difference that test/compat/differences.txt
 does not list fails. Skipped when nginx is not installed. Cases marked
-"# compat: pending" (the proxy's, issue 5) are served by nginx only while
-`portico -t` rejects them, and listed as skipped."""
+"# compat: pending" (the proxy's, issue 5; tls, issue 6) are served by
+nginx only while `portico -t` rejects them, and listed as skipped."""
 
 import os
 import socket
