@@ -657,11 +657,7 @@ var_port(pt_http_request_t *r, pt_http_variable_value_t *v, uintptr_t data)
 static int
 postconfiguration(pt_conf_t *cf)
 {
-    static const struct {
-        const char              *name;
-        pt_http_get_variable_pt  get;
-        uintptr_t                data;
-    } vars[] = {
+    static const pt_http_variable_def_t vars[] = {
         { "realip_remote_addr", var_addr, VAR_PEER },
         { "realip_remote_port", var_port, VAR_PEER },
         { "proxy_protocol_addr", var_addr, VAR_PP_SRC },
@@ -669,19 +665,9 @@ postconfiguration(pt_conf_t *cf)
         { "proxy_protocol_server_addr", var_addr, VAR_PP_DST },
         { "proxy_protocol_server_port", var_port, VAR_PP_DST },
     };
-    pt_http_variable_t *v;
-    pt_str_t            name;
-    pt_uint_t           i;
 
-    for (i = 0; i < pt_nelems(vars); i++) {
-        name.data = (u_char *) vars[i].name;
-        name.len = strlen(vars[i].name);
-        v = pt_http_add_variable(cf, &name, 0);
-        if (v == NULL) {
-            return PT_ERROR;
-        }
-        v->get_handler = vars[i].get;
-        v->data = vars[i].data;
+    if (pt_http_add_variables(cf, vars, pt_nelems(vars)) != PT_OK) {
+        return PT_ERROR;
     }
     if (pt_http_add_phase_handler(cf, PT_HTTP_POST_READ_PHASE,
                                   realip_handler) != PT_OK

@@ -274,6 +274,7 @@ set_conf_command(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {
     pt_http_ssl_srv_conf_t *sscf = conf;
     pt_str_t               *p;
+    pt_uint_t               i;
 
     if (sscf->conf_commands == PT_CONF_UNSET_PTR) {
         sscf->conf_commands = pt_array_create(cf->pool, 4, sizeof(pt_str_t));
@@ -281,16 +282,13 @@ set_conf_command(pt_conf_t *cf, pt_command_t *cmd, void *conf)
             return PT_CONF_ERROR;
         }
     }
-    p = pt_array_push(sscf->conf_commands);
-    if (p == NULL) {
-        return PT_CONF_ERROR;
+    for (i = 1; i <= 2; i++) {     /* name, value */
+        p = pt_array_push(sscf->conf_commands);
+        if (p == NULL) {
+            return PT_CONF_ERROR;
+        }
+        *p = cf->args[i];
     }
-    *p = cf->args[1];
-    p = pt_array_push(sscf->conf_commands);
-    if (p == NULL) {
-        return PT_CONF_ERROR;
-    }
-    *p = cf->args[2];
     return PT_CONF_OK;
 }
 

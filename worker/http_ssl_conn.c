@@ -576,11 +576,7 @@ var_client(pt_http_request_t *r, pt_http_variable_value_t *v,
 int
 pt_http_ssl_vars_init(pt_conf_t *cf)
 {
-    static const struct {
-        const char              *name;
-        pt_http_get_variable_pt  get;
-        uintptr_t                data;
-    } vars[] = {
+    static const pt_http_variable_def_t vars[] = {
         { "ssl_protocol", var_session, VAR_PROTOCOL },
         { "ssl_cipher", var_session, VAR_CIPHER },
         { "ssl_server_name", var_session, VAR_SERVER_NAME },
@@ -595,19 +591,6 @@ pt_http_ssl_vars_init(pt_conf_t *cf)
         { "ssl_client_raw_cert", var_client, VAR_RAW_CERT },
         { "ssl_client_serial", var_client, VAR_SERIAL },
     };
-    pt_http_variable_t *v;
-    pt_str_t            name;
-    pt_uint_t           i;
 
-    for (i = 0; i < pt_nelems(vars); i++) {
-        name.data = (u_char *) vars[i].name;
-        name.len = strlen(vars[i].name);
-        v = pt_http_add_variable(cf, &name, 0);
-        if (v == NULL) {
-            return PT_ERROR;
-        }
-        v->get_handler = vars[i].get;
-        v->data = vars[i].data;
-    }
-    return PT_OK;
+    return pt_http_add_variables(cf, vars, pt_nelems(vars));
 }

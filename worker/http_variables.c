@@ -1473,6 +1473,27 @@ static const core_var_t core_vars[] = {
 };
 
 int
+pt_http_add_variables(pt_conf_t *cf, const pt_http_variable_def_t *defs,
+                      pt_uint_t n)
+{
+    pt_http_variable_t *v;
+    pt_str_t            name;
+    pt_uint_t           i;
+
+    for (i = 0; i < n; i++) {
+        name.data = (u_char *) defs[i].name;
+        name.len = strlen(defs[i].name);
+        v = pt_http_add_variable(cf, &name, 0);
+        if (v == NULL) {
+            return PT_ERROR;
+        }
+        v->get_handler = defs[i].get;
+        v->data = defs[i].data;
+    }
+    return PT_OK;
+}
+
+int
 pt_http_variables_add_core_vars(pt_conf_t *cf)
 {
     const core_var_t    *cv;

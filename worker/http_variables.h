@@ -59,6 +59,17 @@ typedef struct {
  * sets the handlers on the result. Owned by cf->pool. */
 pt_http_variable_t *pt_http_add_variable(pt_conf_t *cf, pt_str_t *name,
                                          pt_uint_t flags);
+/* A module's read-only variables, defined by one call. */
+typedef struct {
+    const char               *name;
+    pt_http_get_variable_pt   get;
+    uintptr_t                 data;
+} pt_http_variable_def_t;
+
+/* Define each of the n (flags 0); PT_OK, or PT_ERROR (logged). */
+int pt_http_add_variables(pt_conf_t *cf, const pt_http_variable_def_t *defs,
+                          pt_uint_t n);
+
 /* The index of a variable for run-time access; it may be defined later in
  * the configuration (checked by pt_http_variables_init_vars). A leading
  * "$" is not part of the name. PT_ERROR on allocation failure or an empty
