@@ -42,9 +42,8 @@ static char *merge_srv_conf(pt_conf_t *cf, void *parent, void *child);
 static int postconfiguration(pt_conf_t *cf);
 static char *set_session_cache(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_conf_command(pt_conf_t *cf, pt_command_t *cmd, void *conf);
-static char *set_certificate(pt_conf_t *cf, pt_command_t *cmd, void *conf);
+static char *set_file_list(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_ssl(pt_conf_t *cf, pt_command_t *cmd, void *conf);
-static char *set_ticket_key(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 
 static pt_conf_enum_t protocols[] = {
     { "SSLv2", PT_SSL_SSLv2 },
@@ -72,9 +71,9 @@ static pt_conf_bounds_t depth_bounds = { 0, 100 };
 static pt_command_t ssl_commands[] = {
     { "ssl", SSL_CTX_ | PT_CONF_FLAG, set_ssl, PT_CONF_SRV_OFFSET,
       SRV(enable), NULL },
-    { "ssl_certificate", SSL_CTX_ | PT_CONF_TAKE1, set_certificate,
+    { "ssl_certificate", SSL_CTX_ | PT_CONF_TAKE1, set_file_list,
       PT_CONF_SRV_OFFSET, SRV(certificates), NULL },
-    { "ssl_certificate_key", SSL_CTX_ | PT_CONF_TAKE1, set_certificate,
+    { "ssl_certificate_key", SSL_CTX_ | PT_CONF_TAKE1, set_file_list,
       PT_CONF_SRV_OFFSET, SRV(certificate_keys), NULL },
     { "ssl_password_file", SSL_CTX_ | PT_CONF_TAKE1, pt_conf_set_str,
       PT_CONF_SRV_OFFSET, SRV(password_file), NULL },
@@ -96,7 +95,7 @@ static pt_command_t ssl_commands[] = {
       PT_CONF_SRV_OFFSET, SRV(session_timeout), NULL },
     { "ssl_session_tickets", SSL_CTX_ | PT_CONF_FLAG, pt_conf_set_flag,
       PT_CONF_SRV_OFFSET, SRV(session_tickets), NULL },
-    { "ssl_session_ticket_key", SSL_CTX_ | PT_CONF_TAKE1, set_ticket_key,
+    { "ssl_session_ticket_key", SSL_CTX_ | PT_CONF_TAKE1, set_file_list,
       PT_CONF_SRV_OFFSET, SRV(ticket_key_files), NULL },
     { "ssl_stapling", SSL_CTX_ | PT_CONF_FLAG, pt_conf_set_flag,
       PT_CONF_SRV_OFFSET, SRV(stapling), NULL },
@@ -241,30 +240,27 @@ set_ssl(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     return pt_conf_set_flag(cf, cmd, conf);
 }
 
-/* ssl_certificate and ssl_certificate_key: each adds one to its list; the
- * pairs go by position, as in nginx. */
+/* ssl_certificate, ssl_certificate_key, ssl_session_ticket_key: each adds
+ * a file to its list (certificates and keys pair by position, as in
+ * nginx). Files are read when the context is built: where the first
+ * certificate and ticket key are named is kept for messages. */
 static char *
-set_certificate(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+set_file_list(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {
     pt_http_ssl_srv_conf_t *sscf = conf;
+    const char            **file = NULL;
+    pt_uint_t              *line = NULL;
 
-    if (cmd->offset == SRV(certificates) && sscf->cert_file == NULL) {
-        sscf->cert_file = cf->node->file;
-        sscf->cert_line = cf->node->line;
+    if (cmd->offset == SRV(certificates)) {
+        file = &sscf->cert_file;
+        line = &sscf->cert_line;
+    } else if (cmd->offset == SRV(ticket_key_files)) {
+        file = &sscf->ticket_file;
+        line = &sscf->ticket_line;
     }
-    return pt_conf_set_str_array(cf, cmd, conf);
-}
-
-/* Ticket key files are read when the context is built: keep where the
- * first one is named, for its messages. */
-static char *
-set_ticket_key(pt_conf_t *cf, pt_command_t *cmd, void *conf)
-{
-    pt_http_ssl_srv_conf_t *sscf = conf;
-
-    if (sscf->ticket_file == NULL) {
-        sscf->ticket_file = cf->node->file;
-        sscf->ticket_line = cf->node->line;
+    if (file != NULL && *file == NULL) {
+        *file = cf->node->file;
+        *line = cf->node->line;
     }
     return pt_conf_set_str_array(cf, cmd, conf);
 }

@@ -329,21 +329,31 @@ pt_tls_recv(pt_connection_t *c, u_char *buf, size_t size)
     return total;
 }
 
-/* The write event came while a read waited on it. */
+/* The other event came while a read waited on the socket taking a write
+ * (or a write on it bringing a read): give `ev` its own handler back,
+ * run the blocked side, then `ev`'s handler. */
+static void
+resume_blocked(pt_event_t *ev, pt_event_t *blocked, pt_event_handler_pt own)
+{
+    pt_connection_t *c = ev->data;
+    uint32_t         gen = c->gen;
+
+    ev->handler = own;
+    blocked->ready = 1;
+    blocked->handler(blocked);
+    if (c->gen == gen && c->fd != -1 && ev->handler != NULL) {
+        ev->handler(ev);
+    }
+}
+
 static void
 write_for_read_handler(pt_event_t *wev)
 {
     pt_connection_t *c = wev->data;
     pt_tls_t        *tls = c->tls;
-    uint32_t         gen = c->gen;
 
     tls->read_want_write = 0;
-    wev->handler = tls->saved_write_handler;
-    c->read->ready = 1;
-    c->read->handler(c->read);
-    if (c->gen == gen && c->fd != -1 && wev->handler != NULL) {
-        wev->handler(wev);
-    }
+    resume_blocked(wev, c->read, tls->saved_write_handler);
 }
 
 static void
@@ -351,15 +361,9 @@ read_for_write_handler(pt_event_t *rev)
 {
     pt_connection_t *c = rev->data;
     pt_tls_t        *tls = c->tls;
-    uint32_t         gen = c->gen;
 
     tls->write_want_read = 0;
-    rev->handler = tls->saved_read_handler;
-    c->write->ready = 1;
-    c->write->handler(c->write);
-    if (c->gen == gen && c->fd != -1 && rev->handler != NULL) {
-        rev->handler(rev);
-    }
+    resume_blocked(rev, c->write, tls->saved_read_handler);
 }
 
 /* One SSL_write of at most `size` bytes: bytes written (partial writes

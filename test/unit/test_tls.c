@@ -343,6 +343,20 @@ START_TEST(handshake_and_io)
     }
     close(fd);
 
+    /* a key update the client asks for: the server answers it while
+     * reading, and both go on */
+    ck_assert_int_eq(SSL_key_update(client, SSL_KEY_UPDATE_REQUESTED), 1);
+    ck_assert_int_eq(SSL_write(client, "again", 5), 5);
+    n = PT_AGAIN;
+    for (i = 0; i < 100 && n == PT_AGAIN; i++) {
+        (void) pt_event_process(5);
+        n = c->recv(c, buf, sizeof(buf));
+    }
+    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(c->send(c, (const u_char *) "reply", 5), 5);
+    client_read(buf, 5);
+    ck_assert_int_eq(memcmp(buf, "reply", 5), 0);
+
     /* close sends close_notify */
     pt_conn_close(c);
     for (i = 0; i < 100; i++) {
