@@ -73,6 +73,19 @@ def setUpModule():
     make_cert("b", "b.test", ["b.test"], serial=12)
     make_cert("client", "client", serial=13)
     make_cert("rogue", "rogue", ca=False, serial=14)
+    make_cert("revoked", "revoked", serial=15)
+    # a CRL revoking serial 15 (0F)
+    with open(os.path.join(CERTS, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca = d\n[d]\ndatabase = crlindex.txt\n"
+                "crlnumber = crlnumber\ndefault_md = sha256\n"
+                "default_crl_days = 2\n")
+    with open(os.path.join(CERTS, "crlindex.txt"), "w") as f:
+        f.write("R\t301231235959Z\t%sZ\t0F\tunknown\t/CN=revoked\n"
+                % time.strftime("%y%m%d%H%M%S", time.gmtime()))
+    with open(os.path.join(CERTS, "crlnumber"), "w") as f:
+        f.write("01\n")
+    sh("openssl", "ca", "-gencrl", "-keyfile", "ca.key", "-cert", "ca.pem",
+       "-out", "crl.pem", "-config", "ca.cnf")
     # an OCSP response for a_rsa, signed by the CA itself
     with open(os.path.join(CERTS, "index.txt"), "w") as f:
         f.write("V\t301231235959Z\t\t0A\tunknown\t/CN=a.test\n")
@@ -278,6 +291,8 @@ BLOCK = r"""
         server_name a.test;
         ssl_client_certificate @C@/ca.pem;
         ssl_verify_client optional;
+        ssl_crl @C@/crl.pem;
+        ssl_verify_depth 2;
         error_page 497 https://$host:@PORT@$request_uri;
         location / { return 200 "$ssl_client_verify|$ssl_client_s_dn\n"; }
     }
@@ -474,6 +489,12 @@ class Basics(PorticoTestCase):
         self.assertEqual((r.status, r.body), (200, "SUCCESS|CN=client\n"))
         r = get(opt, ctx=client_ctx(cert="rogue"))
         self.assertEqual(r.status, 400)
+        # ssl_crl: a revoked certificate is a certificate error
+        r = get(opt, ctx=client_ctx(cert="revoked"))
+        self.assertEqual(r.status, 400)
+        self.assertIn("The SSL certificate error", r.body)
+        self.inst.wait_log(r"client SSL certificate verify error: "
+                           r"\(23:certificate revoked\)")
         self.inst.wait_log(r"client SSL certificate verify error: \(\d+:")
         self.inst.wait_log(r"client sent no required SSL certificate")
 
