@@ -22,6 +22,8 @@
 int pt_tls_conn_index = -1;
 
 static void tls_cleanup(void *data);
+static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len,
+                        int argi, long argl, int ret, size_t *processed);
 static void handshake_handler(pt_event_t *ev);
 static void write_for_read_handler(pt_event_t *wev);
 static void read_for_write_handler(pt_event_t *rev);
@@ -112,6 +114,9 @@ pt_tls_create(pt_connection_t *c, SSL_CTX *ctx, int server,
         pt_tls_error(PT_LOG_ALERT, c->log, 0, "SSL_set_fd() failed");
         return PT_ERROR;
     }
+    SSL_set_read_ahead(tls->ssl, 1);
+    BIO_set_callback_arg(SSL_get_rbio(tls->ssl), (char *) tls);
+    BIO_set_callback_ex(SSL_get_rbio(tls->ssl), bio_read_cb);
     if (server) {
         SSL_set_accept_state(tls->ssl);
     } else {
@@ -119,6 +124,22 @@ pt_tls_create(pt_connection_t *c, SSL_CTX *ctx, int server,
     }
     c->tls = tls;
     return PT_OK;
+}
+
+/* The socket BIO's read results: OpenSSL reads ahead (whole buffers, not
+ * record by record), so a short read means the socket is drained, and
+ * pt_tls_recv can stop without the read that would only say EAGAIN. */
+static long
+bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
+            long argl, int ret, size_t *processed)
+{
+    pt_tls_t *tls;
+
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+        tls = (pt_tls_t *) BIO_get_callback_arg(b);
+        tls->drained = ret <= 0 || processed == NULL || *processed < len;
+    }
+    return ret;
 }
 
 /* Pool cleanup: close_notify unless the connection failed, then free. The
@@ -290,6 +311,11 @@ pt_tls_recv(pt_connection_t *c, u_char *buf, size_t size)
             total += n;
             buf += n;
             size -= (size_t) n;
+            if (size > 0 && tls->drained && !SSL_has_pending(tls->ssl)) {
+                /* edge-triggered: what comes next brings a report */
+                rev->ready = 0;
+                return total;
+            }
             continue;
         }
         err = SSL_get_error(tls->ssl, n);

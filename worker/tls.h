@@ -38,6 +38,8 @@ struct pt_tls_s {
     unsigned             no_shutdown:1;    /* close without close_notify */
     unsigned             rejected:1;       /* the protocol refused it
                                               (ssl_reject_handshake) */
+    unsigned             drained:1;        /* the last socket read was
+                                              short: nothing left there */
 };
 
 /* ex_data index of SSL objects that points back to the connection. */

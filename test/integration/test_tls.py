@@ -374,6 +374,24 @@ class Basics(PorticoTestCase):
                         break
                     data += chunk
         self.assertEqual(data.count(b"HTTP/1.1 200 OK"), 4)
+        # a body to discard, sent slowly in pieces, then the next request
+        with socket.create_connection(("127.0.0.1", self.port)) as raw:
+            with ctx.wrap_socket(raw, server_hostname="a.test") as s:
+                body = os.urandom(300000)
+                s.sendall(b"POST / HTTP/1.1\r\nHost: a.test\r\n"
+                          b"Content-Length: %d\r\n\r\n" % len(body))
+                for i in range(0, len(body), 50000):
+                    s.sendall(body[i:i + 50000])
+                    time.sleep(0.05)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n"
+                          b"Connection: close\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        self.assertEqual(data.count(b"HTTP/1.1 200 OK"), 2, data)
 
     def test_static_file(self):
         with open(cpath("files/big.bin"), "rb") as f:
