@@ -452,6 +452,13 @@ merge_loc_conf(pt_conf_t *cf, void *prev, void *conf)
     if (merge_paths(cf, p, c) != PT_CONF_OK) {
         return PT_CONF_ERROR;
     }
+    if (c->handler == NULL && c->location != NULL
+        && c->location == p->location)
+    {
+        /* an "if" block runs its location's content handler (nginx's
+         * unnamed locations inherit proxy_pass) */
+        c->handler = p->handler;
+    }
     pt_conf_merge_value(c->client_max_body_size, p->client_max_body_size,
                         1024 * 1024);
     pt_conf_merge_size(c->client_body_buffer_size, p->client_body_buffer_size,

@@ -22,6 +22,7 @@ extern pt_module_t pt_http_try_files_module;
 extern pt_module_t pt_http_static_module;
 extern pt_module_t pt_http_autoindex_module;
 extern pt_module_t pt_http_index_module;
+extern pt_module_t pt_http_proxy_module;
 extern pt_module_t pt_http_range_filter_module;
 extern pt_module_t pt_http_charset_filter_module;
 extern pt_module_t pt_http_headers_filter_module;
@@ -46,6 +47,8 @@ pt_module_t *pt_modules[] = {
     &pt_http_static_module,
     &pt_http_autoindex_module,
     &pt_http_index_module,
+    /* location content handlers (proxy_pass) */
+    &pt_http_proxy_module,
     /* filters: the last one listed sees the response first */
     &pt_http_range_filter_module,
     &pt_http_charset_filter_module,
