@@ -373,6 +373,13 @@ pt_http_shutdown(void)
 
     for (i = 0; i < pt_conn_slots_n; i++) {
         c = &pt_conn_slots[i];
+        if (c->fd != -1 && c->listening == NULL && c->reusable) {
+            /* an idle upstream keep-alive connection (its read handler
+             * closes it): it must not hold up the exit */
+            c->close = 1;
+            pt_event_post(c->read);
+            continue;
+        }
         if (c->fd == -1 || c->listening == NULL || !c->idle) {
             continue;
         }

@@ -13,6 +13,7 @@
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "common/shm.h"
 #include "http_core.h"
 #include "http_upstream.h"
 #include "http_upstream_rr.h"
@@ -602,6 +603,14 @@ init_upstreams(pt_conf_t *cf)
             continue;   /* an alias of a block, filled below */
         }
         if (us->implicit && init_implicit(cf, us) != PT_OK) {
+            return PT_ERROR;
+        }
+        if (us->shm_zone != NULL && us->shm_zone->shm.size == 0) {
+            /* checked here too, so that -t, which maps no zone, says it */
+            pt_log_error(PT_LOG_EMERG, cf->log, 0,
+                         "zero size shared memory zone \"%.*s\"",
+                         (int) us->shm_zone->shm.name.len,
+                         us->shm_zone->shm.name.data);
             return PT_ERROR;
         }
         if (us->init == NULL) {

@@ -16,6 +16,8 @@ extern pt_module_t pt_http_upstream_hash_module;
 extern pt_module_t pt_http_upstream_ip_hash_module;
 extern pt_module_t pt_http_upstream_least_conn_module;
 extern pt_module_t pt_http_upstream_random_module;
+extern pt_module_t pt_http_upstream_keepalive_module;
+extern pt_module_t pt_http_upstream_zone_module;
 extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_rewrite_module;
 extern pt_module_t pt_http_try_files_module;
@@ -39,6 +41,8 @@ pt_module_t *pt_modules[] = {
     &pt_http_upstream_ip_hash_module,
     &pt_http_upstream_least_conn_module,
     &pt_http_upstream_random_module,
+    &pt_http_upstream_keepalive_module,
+    &pt_http_upstream_zone_module,
     &pt_http_access_module,
     &pt_http_rewrite_module,
     &pt_http_try_files_module,
