@@ -87,6 +87,7 @@ FUZZ_SRC_headers    := worker/http_cond.c common/http_time.c \
                        worker/http_server_name.c common/regex.c \
                        $(FUZZ_SRC_LOG)
 FUZZ_LIBS_headers   := -lpcre2-8
+FUZZ_SRC_dns        := worker/dns.c
 
 define FUZZ_RULE
 objs/fuzz/fuzz_$(1): test/fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(FUZZ_HDRS)

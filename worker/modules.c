@@ -19,6 +19,7 @@ extern pt_module_t pt_http_upstream_random_module;
 extern pt_module_t pt_http_upstream_keepalive_module;
 extern pt_module_t pt_http_upstream_zone_module;
 extern pt_module_t pt_http_access_module;
+extern pt_module_t pt_http_resolver_module;
 extern pt_module_t pt_http_rewrite_module;
 extern pt_module_t pt_http_try_files_module;
 extern pt_module_t pt_http_static_module;
@@ -44,6 +45,7 @@ pt_module_t *pt_modules[] = {
     &pt_http_upstream_keepalive_module,
     &pt_http_upstream_zone_module,
     &pt_http_access_module,
+    &pt_http_resolver_module,
     &pt_http_rewrite_module,
     &pt_http_try_files_module,
     /* within a phase the last registered runs first: index, then
