@@ -22,6 +22,7 @@
 #include "http_request.h"
 #include "http_script.h"
 #include "http_upstream.h"
+#include "resolver.h"
 
 static void *create_loc_conf(pt_conf_t *cf);
 static char *merge_loc_conf(pt_conf_t *cf, void *prev, void *conf);
@@ -708,6 +709,116 @@ literal_addr(const pt_str_t *host, pt_addr_t *addr, pt_str_t *port_text)
     return PT_DECLINED;
 }
 
+/* A host name of a proxy_pass with variables: looked up once the body is
+ * in (the location's resolver), or 502 when there is none. */
+static int
+need_resolve(pt_http_request_t *r, pt_proxy_ctx_t *ctx, pt_str_t *host)
+{
+    u_char   *colon = memchr(host->data, ':', host->len);
+    pt_int_t  port = 80;
+
+    ctx->resolve_name = *host;
+    if (colon != NULL) {
+        ctx->resolve_name.len = (size_t) (colon - host->data);
+        ctx->port_text.data = colon + 1;
+        ctx->port_text.len = (size_t) (host->data + host->len - colon - 1);
+        port = pt_atoi(ctx->port_text.data, ctx->port_text.len);
+        if (port < 1 || port > 65535) {
+            pt_log_error(PT_LOG_ERR, pt_http_request_log(r), 0, "invalid "
+                         "port in upstream \"%.*s\"", (int) host->len,
+                         host->data);
+            return PT_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (port == 80) {
+            ctx->host_header = ctx->resolve_name;
+        }
+    }
+    ctx->resolve_port = (in_port_t) port;
+    if (pt_http_resolver(r) == NULL) {
+        pt_log_error(PT_LOG_ERR, pt_http_request_log(r), 0, "no resolver "
+                     "defined to resolve %.*s", (int) ctx->resolve_name.len,
+                     ctx->resolve_name.data);
+        return PT_HTTP_BAD_GATEWAY;
+    }
+    return PT_OK;
+}
+
+/* The lookup is over: a one-request group of every address, then the
+ * upstream machine. */
+static void
+resolved(pt_resolver_ctx_t *rctx)
+{
+    pt_proxy_ctx_t    *ctx = rctx->data;
+    pt_http_request_t *r = ctx->r;
+    pt_addr_t         *addrs;
+    pt_uint_t          n = rctx->naddrs;
+
+    ctx->resolve = NULL;
+    if (rctx->state != PT_RESOLVE_OK || n == 0) {
+        pt_log_error(PT_LOG_ERR, pt_http_request_log(r), 0, "%.*s could not "
+                     "be resolved (%d: %s)", (int) ctx->resolve_name.len,
+                     ctx->resolve_name.data, rctx->state,
+                     pt_resolver_strerror(rctx->state));
+        pt_resolve_name_done(rctx);
+        pt_proxy_finalize(ctx, PT_HTTP_BAD_GATEWAY);
+        return;
+    }
+    addrs = pt_palloc(r->pool, n * sizeof(pt_addr_t));
+    if (addrs == NULL) {
+        pt_resolve_name_done(rctx);
+        pt_proxy_finalize(ctx, PT_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    memcpy(addrs, rctx->addrs, n * sizeof(pt_addr_t));
+    pt_resolve_name_done(rctx);
+    if (pt_http_upstream_create_round_robin_peer(r, addrs, n,
+                                                 &ctx->resolve_name,
+                                                 ctx->resolve_port) != PT_OK)
+    {
+        pt_proxy_finalize(ctx, PT_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    (void) pt_proxy_start(r, ctx);
+}
+
+/* The request ends while its lookup is pending: the resolver must forget
+ * the waiter before the pool that holds it goes. */
+static void
+resolve_cleanup(void *data)
+{
+    pt_proxy_ctx_t *ctx = data;
+
+    if (ctx->resolve != NULL) {
+        pt_resolve_name_done(ctx->resolve);
+        ctx->resolve = NULL;
+    }
+}
+
+/* Start the lookup; `resolved` may run before this returns. */
+static void
+start_resolve(pt_http_request_t *r, pt_proxy_ctx_t *ctx)
+{
+    pt_resolver_ctx_t *rctx;
+    pt_pool_cleanup_t *cln;
+
+    rctx = pt_resolve_start(pt_http_resolver(r), r->pool);
+    cln = pt_pool_cleanup_add(r->pool, 0);
+    if (rctx == NULL || cln == NULL) {
+        pt_proxy_finalize(ctx, PT_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    rctx->name = ctx->resolve_name;
+    rctx->handler = resolved;
+    rctx->data = ctx;
+    ctx->resolve = rctx;
+    cln->handler = resolve_cleanup;
+    cln->data = ctx;
+    if (pt_resolve_name(rctx) != PT_OK) {
+        ctx->resolve = NULL;
+        pt_proxy_finalize(ctx, PT_HTTP_BAD_GATEWAY);
+    }
+}
+
 /* proxy_pass with variables: the evaluated URL picks an upstream block
  * by name, or a literal address; names need a resolver. */
 static int
@@ -755,9 +866,7 @@ eval_target(pt_http_request_t *r, pt_proxy_ctx_t *ctx)
         return PT_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (literal_addr(&host, addr, &ctx->port_text) != PT_OK) {
-        pt_log_error(PT_LOG_ERR, pt_http_request_log(r), 0, "no resolver "
-                     "defined to resolve %.*s", (int) host.len, host.data);
-        return PT_HTTP_BAD_GATEWAY;
+        return need_resolve(r, ctx, &host);
     }
     if (ctx->port_text.len == 2 && ctx->port_text.data[0] == '8'
         && ctx->port_text.data[1] == '0')
@@ -792,6 +901,10 @@ deferred_start(pt_http_request_t *r)
     }
     ctx->request_started = 1;
     r->write_event_handler = pt_http_request_empty_handler;
+    if (ctx->resolve_name.len > 0) {
+        start_resolve(r, ctx);
+        return;
+    }
     (void) pt_proxy_start(r, ctx);
 }
 

@@ -7,6 +7,8 @@
 #ifndef PT_HTTP_PROXY_H
 #define PT_HTTP_PROXY_H
 
+#include <netinet/in.h>
+
 #include "common/array.h"
 #include "common/buf.h"
 #include "common/conf.h"
@@ -158,6 +160,12 @@ struct pt_proxy_ctx_s {
     pt_str_t                      port_text;
     pt_str_t                      uri_part;  /* the target's URI part */
     pt_str_t                      uri;       /* what was sent */
+
+    /* a proxy_pass with variables naming a host: resolved at run time */
+    void                         *resolve;   /* pt_resolver_ctx_t *, while
+                                                a lookup is pending */
+    pt_str_t                      resolve_name;
+    in_port_t                     resolve_port;
 
     /* request */
     pt_buf_t                     *request;   /* the head */

@@ -16,6 +16,7 @@ import threading
 import time
 import unittest
 
+from dnsstub import DnsStub
 from portico_harness import (PorticoTestCase, RawClient, free_port,
                              http_conf, wait_for)
 
@@ -159,6 +160,9 @@ class ProxyCore(PorticoTestCase):
         self.u = start_origin(self, "u", self.sock_path)
         os.chmod(self.sock_path, 0o777)
         self.silent = silent_listener(self)
+        self.dns = DnsStub({"origin.test": [("127.0.0.1", 60)]})
+        self.dns.start()
+        self.addCleanup(self.dns.stop)
         self.dead = free_port()
         pa, pb = self.a.server_address[1], self.b.server_address[1]
         block = f"""
@@ -193,6 +197,8 @@ class ProxyCore(PorticoTestCase):
                 location /intercept/ {{ proxy_intercept_errors on;
                     proxy_pass http://127.0.0.1:{pa}/status/; }}
                 location /vars {{ proxy_pass http://$arg_to; }}
+                location /dns {{ resolver {self.dns.addr};
+                    proxy_pass http://$arg_h:{pa}; }}
                 location /hdr {{ proxy_set_header X-Extra "v $request_method";
                     proxy_set_header User-Agent "";
                     proxy_pass http://127.0.0.1:{pa}; }}
@@ -287,6 +293,21 @@ class ProxyCore(PorticoTestCase):
         self.assertEqual(r.body, f"b /vars?to=127.0.0.1:{pb}".encode())
         r = self.get("/vars?to=be")
         self.assertEqual(r.body, b"b /vars?to=be")
+
+    def test_resolved_target(self):
+        r = self.get("/dns?h=origin.test")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"a /dns?h=origin.test")
+        pa = self.a.server_address[1]
+        self.assertEqual(dict(self.a.seen[-1]["headers"])["Host"],
+                         f"origin.test:{pa}")
+        r = self.get("/dns?h=nosuch.test")
+        self.assertEqual(r.status, 502)
+        self.inst.wait_log(r"nosuch\.test could not be resolved "
+                           r"\(3: Host not found\)")
+        r = self.get("/vars?to=origin.test")
+        self.assertEqual(r.status, 502)
+        self.inst.wait_log(r"no resolver defined to resolve origin\.test")
 
     def test_post_body(self):
         body = os.urandom(700)
