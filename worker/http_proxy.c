@@ -150,12 +150,12 @@ pt_module_t pt_http_proxy_module = {
 static const struct {
     const char *key;
     const char *value;
-    int         body_length;
+    int         body_length;   /* 1: Content-Length, 2: Transfer-Encoding */
 } default_headers[] = {
     { "Host", "$proxy_host", 0 },
     { "Connection", "close", 0 },
     { "Content-Length", "", 1 },
-    { "Transfer-Encoding", "", 0 },
+    { "Transfer-Encoding", "", 2 },
     { "TE", "", 0 },
     { "Keep-Alive", "", 0 },
     { "Expect", "", 0 },
@@ -225,7 +225,8 @@ push_header(pt_conf_t *cf, pt_array_t *a, const pt_str_t *key,
         h->lowkey.data[i] = pt_tolower(key->data[i]);
     }
     h->lowkey.len = key->len;
-    h->body_length = body_length;
+    h->body_length = body_length == 1;
+    h->chunked_te = body_length == 2;
     return pt_http_compile_complex_value(cf, value, &h->value);
 }
 
@@ -966,7 +967,18 @@ pt_http_proxy_handler(pt_http_request_t *r)
 
     ctx->in_handler = 1;
     r->count++;
-    if (plcf->pass_request_body && plcf->body == NULL) {
+    if (plcf->pass_request_body && plcf->body == NULL
+        && !plcf->request_buffering
+        && (r->headers_in.content_length_n > 0
+            || (r->headers_in.chunked
+                && plcf->http_version == PT_HTTP_VERSION_11)))
+    {
+        /* a chunked body to an HTTP/1.0 upstream is read whole, as nginx */
+        rc = pt_proxy_stream_init(r, ctx);
+        if (rc == PT_OK) {
+            body_ready(r);
+        }
+    } else if (plcf->pass_request_body && plcf->body == NULL) {
         rc = pt_http_read_client_request_body(r, body_ready);
     } else {
         rc = pt_http_discard_request_body(r);

@@ -53,6 +53,8 @@ typedef struct {
     pt_http_complex_value_t  value;    /* empty: the header is not sent */
     unsigned                 body_length:1;  /* Content-Length: the length
                                                 of the body sent */
+    unsigned                 chunked_te:1;   /* Transfer-Encoding: chunked
+                                                when the body streams */
 } pt_proxy_header_t;
 
 typedef struct {
@@ -176,6 +178,10 @@ struct pt_proxy_ctx_s {
     off_t                         body_length;  /* -1: none */
     off_t                         body_mem_sent;  /* of ctx->body */
 
+    int                           stream_status;  /* a body error */
+    pt_buf_t                     *sraw;      /* streamed body: as read */
+    pt_buf_t                     *sbuf;      /* streamed body: to send */
+
     /* response */
     pt_buf_t                     *buffer;    /* proxy_buffer_size */
     pt_proxy_status_t             status_parse;
@@ -220,6 +226,11 @@ struct pt_proxy_ctx_s {
     unsigned                      head_request:1;
     unsigned                      no_body:1;
     unsigned                      extra:1;   /* bytes after the body */
+    unsigned                      stream:1;  /* request_buffering off */
+    unsigned                      chunked_out:1;  /* body sent chunked */
+    unsigned                      stream_started:1;  /* a body byte was
+                                                        taken: no retry */
+    unsigned                      stream_done:1;
 };
 
 #define PT_PROXY_STATUS_OK          0
@@ -267,6 +278,12 @@ int pt_proxy_start(pt_http_request_t *r, pt_proxy_ctx_t *ctx);
 void pt_proxy_finalize(pt_proxy_ctx_t *ctx, pt_int_t rc);
 void pt_proxy_close_peer(pt_proxy_ctx_t *ctx, int keep);
 int pt_proxy_add_variables(pt_conf_t *cf);
+
+/* http_proxy_body.c: proxy_request_buffering off. */
+int pt_proxy_stream_init(pt_http_request_t *r, pt_proxy_ctx_t *ctx);
+/* Refill ctx->sbuf from the client: PT_OK (bytes to send), PT_AGAIN,
+ * PT_DONE (nothing more), or an HTTP status. */
+int pt_proxy_stream_read(pt_proxy_ctx_t *ctx);
 
 /* http_upstream_body.c */
 int pt_proxy_body_init(pt_proxy_ctx_t *ctx);

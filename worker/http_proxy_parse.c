@@ -362,7 +362,12 @@ eval_headers(pt_proxy_ctx_t *ctx, pt_str_t *vals, size_t *len)
     u_char            *num;
 
     for (i = 0; i < ctx->conf->headers->nelts; i++) {
-        if (ph[i].body_length) {
+        if (ph[i].chunked_te) {
+            vals[i].len = 0;
+            if (ctx->chunked_out) {
+                pt_str_set(&vals[i], "chunked");
+            }
+        } else if (ph[i].body_length) {
             vals[i].len = 0;
             if (ctx->body_length >= 0) {
                 num = pt_pnalloc(r->pool, PT_INT64_LEN);

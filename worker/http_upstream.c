@@ -109,6 +109,26 @@ check_broken(pt_http_request_t *r)
     pt_proxy_finalize(ctx, PT_HTTP_CLIENT_CLOSED_REQUEST);
 }
 
+/* More of a streamed body may have arrived. */
+static void
+stream_client_read(pt_http_request_t *r)
+{
+    pt_proxy_ctx_t  *ctx = ((pt_http_upstream_t *) r->upstream)->state;
+    pt_connection_t *c = r->connection;
+
+    if (c->read->timedout) {
+        c->read->timedout = 0;
+        c->timedout = 1;
+        pt_log_error(PT_LOG_INFO, c->log, 0, "client timed out");
+        r->keepalive = 0;
+        pt_proxy_finalize(ctx, PT_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+    if (ctx->u->peer.connection != NULL && !ctx->request_sent) {
+        send_request(ctx);
+    }
+}
+
 /* The request pool goes (the client side ended the request): the upstream
  * connection must not outlive it. */
 static void
@@ -196,6 +216,12 @@ prepare_body(pt_proxy_ctx_t *ctx)
     pt_http_request_body_t *rb = r->request_body;
     pt_str_t                v;
 
+    if (ctx->stream) {
+        ctx->body = ctx->sbuf;
+        ctx->body_length = ctx->chunked_out ? -1
+                                            : r->headers_in.content_length_n;
+        return PT_OK;
+    }
     if (ctx->conf->body != NULL) {
         if (pt_http_complex_value(r, ctx->conf->body, &v) != PT_OK) {
             return PT_ERROR;
@@ -478,7 +504,8 @@ may_retry(pt_proxy_ctx_t *ctx, pt_uint_t ft, int cached_error)
     pt_peer_connection_t     *pc = &ctx->u->peer;
     pt_uint_t                 mask = ft;
 
-    if (ft == PT_PROXY_FT_NOLIVE || ctx->header_sent) {
+    if (ft == PT_PROXY_FT_NOLIVE || ctx->header_sent || ctx->stream_started) {
+        /* a streamed body cannot be sent again */
         return 0;
     }
     if (ctx->request_sent_any && non_idempotent(ctx->r)
@@ -583,7 +610,7 @@ write_request(pt_proxy_ctx_t *ctx, pt_connection_t *c)
     ssize_t       n;
     size_t        head;
     off_t         off;
-    int           niov;
+    int           niov, rc;
 
     for (;;) {
         niov = fill_iov(ctx, iov, &ctx->body_mem_sent);
@@ -601,6 +628,20 @@ write_request(pt_proxy_ctx_t *ctx, pt_connection_t *c)
                 ctx->request_sent_any = 1;
                 continue;
             }
+        } else if (ctx->stream) {
+            rc = pt_proxy_stream_read(ctx);
+            if (rc == PT_OK) {
+                ctx->body_mem_sent = 0;
+                continue;
+            }
+            if (rc == PT_DONE) {
+                return PT_OK;
+            }
+            if (rc == PT_AGAIN) {
+                return PT_DECLINED;   /* the client's turn */
+            }
+            ctx->stream_status = rc;
+            return PT_DONE;
         } else {
             return PT_OK;
         }
@@ -651,6 +692,20 @@ send_request(pt_proxy_ctx_t *ctx)
     if (ctx->connected && ctx->state->connect_time == -1) {
         ctx->state->connect_time = pt_current_msec - ctx->state->start;
     }
+    if (rc == PT_DECLINED) {
+        /* the upstream takes more than the client has sent so far */
+        pt_timer_del(c->write);
+        ctx->r->read_event_handler = stream_client_read;
+        pt_timer_add(ctx->r->connection->read,
+                     pt_http_core_loc_conf(ctx->r)->client_body_timeout);
+        return;
+    }
+    if (rc == PT_DONE) {
+        ctx->r->keepalive = 0;
+        ctx->r->lingering_close = 1;
+        pt_proxy_finalize(ctx, ctx->stream_status);
+        return;
+    }
     if (rc == PT_AGAIN) {
         if (ctx->connected) {
             ctx->action = "sending request to upstream";
@@ -667,6 +722,10 @@ send_request(pt_proxy_ctx_t *ctx)
     }
     ctx->request_sent = 1;
     pt_timer_del(c->write);
+    if (ctx->stream) {
+        pt_timer_del(ctx->r->connection->read);
+        ctx->r->read_event_handler = check_broken;
+    }
     ctx->action = "reading response header from upstream";
     ctx->write_handler = idle_handler;
     ctx->read_handler = process_header;

@@ -95,12 +95,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "1234")
         self.end_headers()
 
+    def read_chunked(self):
+        body = b""
+        while True:
+            size = int(self.rfile.readline().split(b";")[0], 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return body
+            body += self.rfile.read(size)
+            self.rfile.readline()
+
     def do_POST(self):
-        if self.headers.get("Transfer-Encoding"):
-            self.reply(400, b"chunked upstream")
-            return
-        n = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(n)
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            body = self.read_chunked()
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length",
+                                                        "0")))
+        n = len(body)
         self.record(body)
         self.reply(200, b"%d %s" % (n, hashlib.md5(body).hexdigest()
                                      .encode()))
@@ -183,6 +195,12 @@ class ProxyCore(PorticoTestCase):
                 location / {{ proxy_pass http://127.0.0.1:{pa}; }}
                 location /big {{ client_max_body_size 20m;
                                 proxy_pass http://127.0.0.1:{pa}; }}
+                location /stream {{ client_max_body_size 20m;
+                    proxy_request_buffering off; proxy_http_version 1.1;
+                    proxy_pass http://127.0.0.1:{pa}; }}
+                location /stream1k {{ proxy_request_buffering off;
+                    proxy_http_version 1.1;
+                    proxy_pass http://127.0.0.1:{pa}; }}
                 location /up/ {{ proxy_pass http://be/x/; }}
                 location /unix/ {{ proxy_pass http://unix:{self.sock_path}:/; }}
                 location /refused {{ proxy_pass http://127.0.0.1:{self.dead}; }}
@@ -360,6 +378,22 @@ class ProxyCore(PorticoTestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"%d %s" % (len(body), hashlib.md5(body)
                                              .hexdigest().encode()))
+
+    def test_unbuffered_request_body(self):
+        body = os.urandom(3 * 1024 * 1024)
+        want = b"%d %s" % (len(body), hashlib.md5(body).hexdigest().encode())
+        r = self.post("/stream", body)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, want)
+        self.assertEqual(dict(self.a.seen[-1]["headers"])["Content-Length"],
+                         str(len(body)))
+        r = self.post("/stream", body, chunked=True)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, want)
+        self.assertEqual(dict(self.a.seen[-1]["headers"])
+                         ["Transfer-Encoding"], "chunked")
+        r = self.post("/stream1k", b"y" * 5000, chunked=True)
+        self.assertEqual(r.status, 413)
 
     def test_refused_502(self):
         r = self.get("/refused")
