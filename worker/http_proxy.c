@@ -412,6 +412,9 @@ merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
                        prev->temp_file_write_size,
                        2 * pt_max(conf->buffer_size, conf->bufs_size));
     pt_conf_merge_str(conf->temp_path, prev->temp_path, "proxy_temp");
+    if (pt_http_add_temp_path(cf, &conf->temp_path) != PT_CONF_OK) {
+        return PT_CONF_ERROR;
+    }
     if (conf->bind_set == PT_CONF_UNSET) {
         conf->bind_set = prev->bind_set;
         conf->bind = prev->bind;
@@ -619,8 +622,7 @@ set_temp_path(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     }
     /* the levels are accepted; temp files are unnamed */
     plcf->temp_path = cf->args[1];
-    return pt_conf_full_name(cf, &plcf->temp_path) == PT_OK
-           ? PT_CONF_OK : PT_CONF_ERROR;
+    return PT_CONF_OK;
 }
 
 static char *

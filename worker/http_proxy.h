@@ -206,6 +206,11 @@ struct pt_proxy_ctx_s {
     size_t                        buf_size;
     size_t                        limit_rate;
 
+    /* proxy_buffering: what the buffers cannot hold waits in a file */
+    pt_buf_t                     *spill;     /* raw buffer for spilled reads */
+    void                         *temp_file; /* pt_file_t *, unlinked */
+    off_t                         temp_size;
+
     /* upgrade tunnel: client -> upstream bytes */
     pt_buf_t                     *up_buf;
 
@@ -231,6 +236,7 @@ struct pt_proxy_ctx_s {
     unsigned                      stream_started:1;  /* a body byte was
                                                         taken: no retry */
     unsigned                      stream_done:1;
+    unsigned                      conf_no_spill:1;  /* no temp file */
 };
 
 #define PT_PROXY_STATUS_OK          0

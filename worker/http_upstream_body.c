@@ -8,9 +8,11 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/array.h"
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/str.h"
@@ -272,7 +274,7 @@ retire_busy(pt_proxy_ctx_t *ctx)
     int         all = ctx->r->out == NULL;
 
     while (ctx->busy != NULL && pt_buf_size(ctx->busy->buf) == 0
-           && (all || ctx->busy->buf->shadow != NULL))
+           && (all || !(ctx->busy->buf->flush || ctx->busy->buf->last_buf)))
     {
         cl = ctx->busy;
         ctx->busy = cl->next;
@@ -284,9 +286,10 @@ retire_busy(pt_proxy_ctx_t *ctx)
     }
 }
 
-/* Is any byte of raw buffer `raw` still waiting to go out? */
+/* Is any byte of raw buffer `raw` still waiting to go out, handed to the
+ * filters (busy) or about to be (`out`, this round's descriptors)? */
 static int
-raw_busy(pt_proxy_ctx_t *ctx, pt_buf_t *raw)
+raw_busy(pt_proxy_ctx_t *ctx, pt_chain_t *out, pt_buf_t *raw)
 {
     pt_chain_t *cl;
 
@@ -295,12 +298,17 @@ raw_busy(pt_proxy_ctx_t *ctx, pt_buf_t *raw)
             return 1;
         }
     }
+    for (cl = out; cl != NULL; cl = cl->next) {
+        if (cl->buf->shadow == raw) {
+            return 1;
+        }
+    }
     return 0;
 }
 
 /* The raw buffer to read into next, or NULL when all are taken. */
 static pt_buf_t *
-read_buffer(pt_proxy_ctx_t *ctx)
+read_buffer(pt_proxy_ctx_t *ctx, pt_chain_t *out)
 {
     pt_chain_t *cl;
     pt_buf_t   *b = ctx->cur;
@@ -308,12 +316,14 @@ read_buffer(pt_proxy_ctx_t *ctx)
     if (b != NULL && b->last < b->end) {
         return b;
     }
-    if (b != NULL && b->pos == b->last && !raw_busy(ctx, b)) {
+    if (b != NULL && b->pos == b->last && !raw_busy(ctx, out, b)) {
         b->pos = b->last = b->start;
         return b;
     }
     for (cl = ctx->raws; cl != NULL; cl = cl->next) {
-        if (cl->buf->pos == cl->buf->last && !raw_busy(ctx, cl->buf)) {
+        if (cl->buf->pos == cl->buf->last
+            && !raw_busy(ctx, out, cl->buf))
+        {
             cl->buf->pos = cl->buf->last = cl->buf->start;
             ctx->cur = cl->buf;
             return cl->buf;
@@ -421,6 +431,78 @@ decode(pt_proxy_ctx_t *ctx, pt_buf_t *raw, pt_chain_t ***tail)
     return PT_OK;
 }
 
+/* The client is slower and the memory buffers are full: may this read go
+ * to the temp file instead (proxy_buffering, proxy_max_temp_file_size)? */
+static pt_buf_t *
+spill_buffer(pt_proxy_ctx_t *ctx)
+{
+    pt_http_request_t *r = ctx->r;
+    pt_file_t         *f;
+
+    if (!ctx->buffering || ctx->conf->max_temp_file_size <= 0
+        || ctx->temp_size >= ctx->conf->max_temp_file_size)
+    {
+        return NULL;
+    }
+    if (ctx->temp_file == NULL) {
+        f = pt_file_temp(r->pool, &ctx->conf->temp_path, &ctx->log);
+        if (f == NULL) {
+            pt_log_error(PT_LOG_CRIT, &ctx->log, errno, "could not create a "
+                         "temp file in \"%s\"", ctx->conf->temp_path.data);
+            ctx->conf_no_spill = 1;
+            return NULL;
+        }
+        ctx->temp_file = f;
+        ctx->spill = pt_buf_create_temp(r->pool, ctx->buf_size);
+        if (ctx->spill == NULL) {
+            return NULL;
+        }
+        pt_log_error(PT_LOG_WARN, &ctx->log, 0, "an upstream response is "
+                     "buffered to a temporary file");
+    }
+    ctx->spill->pos = ctx->spill->last = ctx->spill->start;
+    return ctx->spill;
+}
+
+/* Move the bytes of the descriptors from *from on (all in the spill
+ * buffer) to the temp file; they become file ranges. PT_OK or PT_ERROR. */
+static int
+spill_out(pt_proxy_ctx_t *ctx, pt_chain_t *from)
+{
+    pt_file_t *f = ctx->temp_file;
+    pt_buf_t  *b;
+    ssize_t    n;
+    size_t     len;
+
+    for (; from != NULL; from = from->next) {
+        b = from->buf;
+        len = (size_t) (b->last - b->pos);
+        while (len > 0) {
+            n = pwrite(f->fd, b->pos, len, ctx->temp_size);
+            if (n == -1 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                pt_log_error(PT_LOG_CRIT, &ctx->log, errno, "pwrite() to a "
+                             "temp file failed");
+                return PT_ERROR;
+            }
+            b->pos += n;
+            len -= (size_t) n;
+            ctx->temp_size += n;
+        }
+        b->file_last = ctx->temp_size;
+        b->file_pos = ctx->temp_size - (b->last - b->start);
+        b->pos = b->last = NULL;
+        b->start = b->end = NULL;
+        b->temporary = 0;
+        b->in_file = 1;
+        b->file = f;
+        b->shadow = NULL;
+    }
+    return PT_OK;
+}
+
 /* Hand `out` (and the end of the body when `last`) to the filters; its
  * descriptors stay on busy until their bytes are out. */
 static int
@@ -486,17 +568,23 @@ static void
 body_read(pt_proxy_ctx_t *ctx)
 {
     pt_connection_t *c = ctx->u->peer.connection;
-    pt_chain_t      *out = NULL, **tail = &out;
+    pt_chain_t      *out = NULL, **tail = &out, **mark;
     pt_buf_t        *b;
     ssize_t          n;
-    int              rc = PT_OK, blocked = 0;
+    int              rc = PT_OK, blocked = 0, spilled;
 
     while (c->read->ready) {
-        b = read_buffer(ctx);
+        spilled = 0;
+        b = read_buffer(ctx, out);
+        if (b == NULL && !ctx->conf_no_spill) {
+            b = spill_buffer(ctx);
+            spilled = b != NULL;
+        }
         if (b == NULL) {
             blocked = 1;
             break;
         }
+        mark = tail;
         n = recv(c->fd, b->last, (size_t) (b->end - b->last), 0);
         if (n == -1) {
             if (errno == EINTR) {
@@ -530,6 +618,9 @@ body_read(pt_proxy_ctx_t *ctx)
         ctx->state->bytes_received += n;
         b->last += n;
         rc = decode(ctx, b, &tail);
+        if (spilled && rc != PT_ERROR && spill_out(ctx, *mark) != PT_OK) {
+            rc = PT_ERROR;
+        }
         if (rc != PT_OK) {
             break;
         }

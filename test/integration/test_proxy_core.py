@@ -21,6 +21,8 @@ from portico_harness import (PorticoTestCase, RawClient, free_port,
                              http_conf, wait_for)
 
 BIG = 10 * 1024 * 1024
+HUGE = 160 * 1024 * 1024  # far more than the kernel's socket buffers hold
+                          # (tcp_rmem's 32 MiB autotuning bound and more)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -56,12 +58,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(d), d))
             self.wfile.write(b"0\r\n\r\n")
         elif p.startswith("/big"):
+            size = BIG if "huge" not in p else HUGE
             self.send_response(200)
-            self.send_header("Content-Length", str(BIG))
+            self.send_header("Content-Length", str(size))
             self.end_headers()
             block = bytes(range(256)) * 256
-            for _ in range(BIG // len(block)):
+            for _ in range(size // len(block)):
                 self.wfile.write(block)
+            self.wfile.flush()
+            self.server.finished.append(p)
         elif p.startswith("/slow"):
             time.sleep(3)
             self.reply(200, b"late")
@@ -143,6 +148,7 @@ def start_origin(test, name, path=None):
     else:
         srv = UnixOrigin(path, Handler)
     srv.seen = []
+    srv.finished = []
     srv.name = name
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
@@ -371,6 +377,41 @@ class ProxyCore(PorticoTestCase):
         block = bytes(range(256)) * 256
         self.assertEqual(hashlib.md5(r.body).hexdigest(),
                          hashlib.md5(block * (BIG // len(block))).hexdigest())
+
+    def test_slow_client_spills_to_temp_file(self):
+        # a normal socket: a tiny receive buffer stalls on zero-window
+        # probe backoff; the kernel's buffers hold ~70 MiB at most here
+        s = socket.socket()
+        s.settimeout(30)
+        s.connect(("127.0.0.1", self.inst.port))
+        self.addCleanup(s.close)
+        s.sendall(b"GET /big/huge HTTP/1.1\r\nHost: t\r\n\r\n")
+        # the origin is done long before the client reads a byte
+        wait_for(lambda: "/big/huge" in self.a.finished,
+                 "the origin to finish", timeout=60)
+        self.inst.wait_log(r"an upstream response is buffered to a "
+                           r"temporary file")
+        head, got, h, in_head = b"", 0, hashlib.md5(), True
+        deadline = time.monotonic() + 120
+        while got < HUGE and time.monotonic() < deadline:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            if in_head:
+                head += chunk
+                if b"\r\n\r\n" not in head:
+                    continue
+                head, _, chunk = head.partition(b"\r\n\r\n")
+                in_head = False
+            got += len(chunk)
+            h.update(chunk)
+        self.assertIn(b"Content-Length: %d" % HUGE, head)
+        self.assertEqual(got, HUGE)
+        block = bytes(range(256)) * 256
+        want = hashlib.md5()
+        for _ in range(HUGE // len(block)):
+            want.update(block)
+        self.assertEqual(h.hexdigest(), want.hexdigest())
 
     def test_big_request_body(self):
         body = os.urandom(3 * 1024 * 1024)
