@@ -132,8 +132,8 @@ pt_http_body_store(pt_http_request_t *r, const u_char *p, size_t n)
     return PT_OK;
 }
 
-static int
-send_continue(pt_http_request_t *r)
+int
+pt_http_send_continue(pt_http_request_t *r)
 {
     static const u_char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
     pt_table_elt_t     *e = r->headers_in.expect;
@@ -236,7 +236,7 @@ pt_http_read_client_request_body(pt_http_request_t *r,
         handler(r);
         return PT_OK;
     }
-    if (send_continue(r) != PT_OK) {
+    if (pt_http_send_continue(r) != PT_OK) {
         return PT_HTTP_INTERNAL_SERVER_ERROR;
     }
     rb->rest = r->headers_in.chunked ? -1 : r->headers_in.content_length_n;
@@ -403,7 +403,7 @@ pt_http_discard_request_body(pt_http_request_t *r)
     }
     r->discard_body = 1;
     /* nginx answers an Expect: 100-continue even when no body follows */
-    if (send_continue(r) != PT_OK) {
+    if (pt_http_send_continue(r) != PT_OK) {
         r->keepalive = 0;
         r->lingering_close = 1;
         return PT_OK;

@@ -38,6 +38,9 @@ int pt_http_write_filter(pt_http_request_t *r, pt_chain_t *in);
 int pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in);
 void pt_http_header_filter_init(void);
 int pt_http_body_store(pt_http_request_t *r, const u_char *p, size_t n);
+/* "100 Continue" to an HTTP/1.1 client that expects it, once; PT_OK or
+ * PT_ERROR. */
+int pt_http_send_continue(pt_http_request_t *r);
 /* Is a discarded body still arriving (the request holds a reference)? */
 int pt_http_discarding_body(pt_http_request_t *r);
 

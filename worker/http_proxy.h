@@ -237,6 +237,7 @@ struct pt_proxy_ctx_s {
                                                         taken: no retry */
     unsigned                      stream_done:1;
     unsigned                      conf_no_spill:1;  /* no temp file */
+    unsigned                      rate_delayed:1;   /* proxy_limit_rate */
 };
 
 #define PT_PROXY_STATUS_OK          0

@@ -33,6 +33,9 @@ pt_proxy_stream_init(pt_http_request_t *r, pt_proxy_ctx_t *ctx)
     if (rb == NULL || ctx->sraw == NULL || ctx->sbuf == NULL) {
         return PT_HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (pt_http_send_continue(r) != PT_OK) {
+        return PT_HTTP_INTERNAL_SERVER_ERROR;
+    }
     rb->temp_fd = -1;
     rb->rest = r->headers_in.chunked ? -1 : r->headers_in.content_length_n;
     r->request_body = rb;

@@ -195,11 +195,15 @@ accel_settings(pt_proxy_ctx_t *ctx)
     if (in->x_accel_limit_rate != NULL && !(ign & PT_PROXY_IGN_XA_LIMIT_RATE)) {
         if (pt_str_eq_cstr(&in->x_accel_limit_rate->value, "off")) {
             ctx->r->limit_rate = 0;
+            ctx->limit_rate = 0;
         } else {
             n = pt_atoi(in->x_accel_limit_rate->value.data,
                         in->x_accel_limit_rate->value.len);
             if (n != PT_ERROR) {
+                /* the core's writer has no rate limit yet: the origin is
+                 * read at that rate, which paces the client too */
                 ctx->r->limit_rate = (size_t) n;
+                ctx->limit_rate = (size_t) n;
             }
         }
     }
@@ -563,6 +567,26 @@ body_done(pt_proxy_ctx_t *ctx)
     pt_http_finalize_request(r, rc == PT_ERROR ? PT_ERROR : PT_OK);
 }
 
+/* proxy_limit_rate: how long reading must pause for the bytes read so
+ * far to stay within the rate (a second's worth may come at once, as
+ * nginx); 0 to read now. */
+static pt_msec_t
+rate_delay(pt_proxy_ctx_t *ctx)
+{
+    off_t allowed;
+
+    if (ctx->limit_rate == 0) {
+        return 0;
+    }
+    allowed = (off_t) ctx->limit_rate
+              * (pt_current_msec - ctx->start_msec + 1000) / 1000;
+    if (ctx->state->bytes_received < allowed) {
+        return 0;
+    }
+    return (pt_msec_t) ((ctx->state->bytes_received - allowed) * 1000
+                        / (off_t) ctx->limit_rate) + 1;
+}
+
 /* Read what the origin has into free raw buffers and pass it on. */
 static void
 body_read(pt_proxy_ctx_t *ctx)
@@ -572,8 +596,14 @@ body_read(pt_proxy_ctx_t *ctx)
     pt_buf_t        *b;
     ssize_t          n;
     int              rc = PT_OK, blocked = 0, spilled;
+    pt_msec_t        delay = 0;
 
     while (c->read->ready) {
+        delay = rate_delay(ctx);
+        if (delay > 0) {
+            ctx->rate_delayed = 1;
+            break;
+        }
         spilled = 0;
         b = read_buffer(ctx, out);
         if (b == NULL && !ctx->conf_no_spill) {
@@ -651,7 +681,7 @@ body_read(pt_proxy_ctx_t *ctx)
         }
         return;
     }
-    pt_timer_add(c->read, ctx->conf->read_timeout);
+    pt_timer_add(c->read, delay > 0 ? delay : ctx->conf->read_timeout);
 }
 
 static void
@@ -661,10 +691,14 @@ upstream_read(pt_proxy_ctx_t *ctx)
 
     if (c->read->timedout) {
         c->read->timedout = 0;
-        pt_log_error(PT_LOG_ERR, &ctx->log, ETIMEDOUT, "upstream timed out");
-        pt_proxy_finalize(ctx, PT_HTTP_GATEWAY_TIME_OUT);
-        return;
+        if (!ctx->rate_delayed) {
+            pt_log_error(PT_LOG_ERR, &ctx->log, ETIMEDOUT,
+                         "upstream timed out");
+            pt_proxy_finalize(ctx, PT_HTTP_GATEWAY_TIME_OUT);
+            return;
+        }
     }
+    ctx->rate_delayed = 0;
     pt_proxy_body_process(ctx);
 }
 

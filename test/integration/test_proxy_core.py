@@ -67,6 +67,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(block)
             self.wfile.flush()
             self.server.finished.append(p)
+        elif p.startswith("/size/"):
+            self.reply(200, b"x" * int(p[6:]))
         elif p.startswith("/slow"):
             time.sleep(3)
             self.reply(200, b"late")
@@ -217,6 +219,9 @@ class ProxyCore(PorticoTestCase):
                 location /ka/ {{ proxy_http_version 1.1;
                     proxy_set_header Connection "";
                     proxy_pass http://ka/; }}
+                location /rate/ {{ proxy_limit_rate 512k;
+                    proxy_pass http://127.0.0.1:{pa}/size/; }}
+                location /abort {{ proxy_pass http://127.0.0.1:{pa}/slow; }}
                 location /pair {{ proxy_pass http://pair; }}
                 location /intercept/ {{ proxy_intercept_errors on;
                     proxy_pass http://127.0.0.1:{pa}/status/; }}
@@ -455,6 +460,23 @@ class ProxyCore(PorticoTestCase):
                            r"upstream")
         r = self.get("/slow")
         self.assertEqual(r.status, 504)
+
+    def test_limit_rate(self):
+        t0 = time.monotonic()
+        r = self.get("/rate/1572864")
+        self.assertEqual(len(r.body), 1572864)
+        # a second's worth at once, then 512k/s: two more seconds
+        self.assertGreater(time.monotonic() - t0, 1.5)
+
+    def test_client_abort(self):
+        c = RawClient(self.inst.port, timeout=15)
+        c.send(b"GET /abort HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_for(lambda: any(s["path"] == "/slow" for s in self.a.seen),
+                 "the request to reach the origin")
+        c.close()
+        self.inst.wait_log(r"client prematurely closed connection, so "
+                           r"upstream connection is closed too while "
+                           r"reading response header from upstream")
 
     def test_invalid_header_502(self):
         r = self.get("/badhead")
