@@ -29,33 +29,17 @@ static int
 consume(pt_http_request_t *r, pt_buf_t *b)
 {
     pt_http_request_body_t *rb = r->request_body;
-    pt_http_loc_conf_t     *clcf = pt_http_core_loc_conf(r);
     off_t                   n;
     int                     rc;
 
     while (b->pos < b->last || (r->headers_in.chunked && rb->rest != 0)) {
         if (r->headers_in.chunked) {
-            rc = pt_http_parse_chunked(&rb->chunked, b);
-            if (rc == PT_DONE) {
-                rb->rest = 0;
-                return PT_DONE;
-            }
+            rc = pt_http_body_chunk(r, b, &n);
             if (rc == PT_AGAIN) {
                 return PT_OK;
             }
-            if (rc == PT_ERROR) {
-                pt_log_error(PT_LOG_INFO, r->connection->log, 0, "client sent "
-                             "invalid chunked body");
-                return PT_HTTP_BAD_REQUEST;
-            }
-            n = pt_min(rb->chunked.size, b->last - b->pos);
-            if (clcf->client_max_body_size
-                && rb->received + n > clcf->client_max_body_size)
-            {
-                pt_log_error(PT_LOG_ERR, r->connection->log, 0, "client "
-                             "intended to send too large chunked body: %lld "
-                             "bytes", (long long) (rb->received + n));
-                return PT_HTTP_REQUEST_ENTITY_TOO_LARGE;
+            if (rc != PT_OK) {
+                return rc;
             }
             rb->chunked.size -= n;
         } else {
@@ -70,6 +54,38 @@ consume(pt_http_request_t *r, pt_buf_t *b)
         if (!r->headers_in.chunked && rb->rest == 0) {
             return PT_DONE;
         }
+    }
+    return PT_OK;
+}
+
+int
+pt_http_body_chunk(pt_http_request_t *r, pt_buf_t *b, off_t *n)
+{
+    pt_http_request_body_t *rb = r->request_body;
+    pt_http_loc_conf_t     *clcf = pt_http_core_loc_conf(r);
+    int                     rc;
+
+    rc = pt_http_parse_chunked(&rb->chunked, b);
+    if (rc == PT_DONE) {
+        rb->rest = 0;
+        return PT_DONE;
+    }
+    if (rc == PT_AGAIN) {
+        return PT_AGAIN;
+    }
+    if (rc == PT_ERROR) {
+        pt_log_error(PT_LOG_INFO, r->connection->log, 0, "client sent "
+                     "invalid chunked body");
+        return PT_HTTP_BAD_REQUEST;
+    }
+    *n = pt_min(rb->chunked.size, b->last - b->pos);
+    if (clcf->client_max_body_size
+        && rb->received + *n > clcf->client_max_body_size)
+    {
+        pt_log_error(PT_LOG_ERR, r->connection->log, 0, "client intended to "
+                     "send too large chunked body: %lld bytes",
+                     (long long) (rb->received + *n));
+        return PT_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
     return PT_OK;
 }

@@ -38,6 +38,11 @@ int pt_http_write_filter(pt_http_request_t *r, pt_chain_t *in);
 int pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in);
 void pt_http_header_filter_init(void);
 int pt_http_body_store(pt_http_request_t *r, const u_char *p, size_t n);
+/* One step of a chunked request body at b->pos: PT_OK with *n data bytes
+ * at b->pos (within client_max_body_size; the caller takes them and takes
+ * them off rb->chunked.size), PT_DONE at its end (rb->rest = 0), PT_AGAIN
+ * for more bytes, or 400 / 413 (logged). */
+int pt_http_body_chunk(pt_http_request_t *r, pt_buf_t *b, off_t *n);
 /* "100 Continue" to an HTTP/1.1 client that expects it, once; PT_OK or
  * PT_ERROR. */
 int pt_http_send_continue(pt_http_request_t *r);

@@ -281,6 +281,9 @@ pt_buf_t *pt_proxy_create_request(pt_proxy_ctx_t *ctx);
 int pt_proxy_name_in(pt_array_t *list, const u_char *name, size_t len);
 
 /* http_upstream.c */
+/* recv from the upstream into b (counted in $upstream_bytes_received):
+ * bytes read, 0 at EOF, PT_AGAIN, or PT_ERROR (logged). */
+ssize_t pt_proxy_recv(pt_proxy_ctx_t *ctx, pt_buf_t *b);
 int pt_proxy_start(pt_http_request_t *r, pt_proxy_ctx_t *ctx);
 void pt_proxy_finalize(pt_proxy_ctx_t *ctx, pt_int_t rc);
 void pt_proxy_close_peer(pt_proxy_ctx_t *ctx, int keep);

@@ -69,7 +69,6 @@ take(pt_proxy_ctx_t *ctx, pt_buf_t *in)
 {
     pt_http_request_t      *r = ctx->r;
     pt_http_request_body_t *rb = r->request_body;
-    pt_http_loc_conf_t     *clcf = pt_http_core_loc_conf(r);
     off_t                   n;
     int                     rc;
 
@@ -91,9 +90,8 @@ take(pt_proxy_ctx_t *ctx, pt_buf_t *in)
             }
             continue;
         }
-        rc = pt_http_parse_chunked(&rb->chunked, in);
+        rc = pt_http_body_chunk(r, in, &n);
         if (rc == PT_DONE) {
-            rb->rest = 0;
             memcpy(ctx->sbuf->last, "0\r\n\r\n", 5);
             ctx->sbuf->last += 5;
             return PT_DONE;
@@ -101,21 +99,10 @@ take(pt_proxy_ctx_t *ctx, pt_buf_t *in)
         if (rc == PT_AGAIN) {
             return PT_OK;
         }
-        if (rc == PT_ERROR) {
-            pt_log_error(PT_LOG_INFO, r->connection->log, 0, "client sent "
-                         "invalid chunked body");
-            return PT_HTTP_BAD_REQUEST;
+        if (rc != PT_OK) {
+            return rc;
         }
-        n = pt_min(rb->chunked.size, in->last - in->pos);
         n = pt_min(n, ctx->sbuf->end - ctx->sbuf->last - 32);
-        if (clcf->client_max_body_size
-            && rb->received + n > clcf->client_max_body_size)
-        {
-            pt_log_error(PT_LOG_ERR, r->connection->log, 0, "client intended "
-                         "to send too large chunked body: %lld bytes",
-                         (long long) (rb->received + n));
-            return PT_HTTP_REQUEST_ENTITY_TOO_LARGE;
-        }
         if (n > 0) {
             put_data(ctx, in->pos, (size_t) n);
         }

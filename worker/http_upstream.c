@@ -735,6 +735,37 @@ send_request(pt_proxy_ctx_t *ctx)
     }
 }
 
+ssize_t
+pt_proxy_recv(pt_proxy_ctx_t *ctx, pt_buf_t *b)
+{
+    pt_connection_t *c = ctx->u->peer.connection;
+    size_t           size = (size_t) (b->end - b->last);
+    ssize_t          n;
+
+    do {
+        n = recv(c->fd, b->last, size, 0);
+    } while (n == -1 && errno == EINTR);
+    if (n == -1) {
+        if (errno == EAGAIN) {
+            c->read->ready = 0;
+            return PT_AGAIN;
+        }
+        pt_log_error(PT_LOG_ERR, &ctx->log, errno, "recv() failed");
+        return PT_ERROR;
+    }
+    if (n == 0) {
+        c->read->ready = 0;
+        return 0;
+    }
+    /* edge-triggered: a short read emptied the socket */
+    if ((size_t) n < size && !c->read->eof) {
+        c->read->ready = 0;
+    }
+    ctx->state->bytes_received += n;
+    b->last += n;
+    return n;
+}
+
 /* A fresh head buffer and parser state for this try. */
 static int
 init_head(pt_proxy_ctx_t *ctx)
@@ -957,16 +988,11 @@ process_header(pt_proxy_ctx_t *ctx)
             next_upstream(ctx, PT_PROXY_FT_INVALID_HEADER);
             return;
         }
-        n = recv(c->fd, b->last, (size_t) (b->end - b->last), 0);
-        if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN) {
-                c->read->ready = 0;
-                return;
-            }
-            pt_log_error(PT_LOG_ERR, &ctx->log, errno, "recv() failed");
+        n = pt_proxy_recv(ctx, b);
+        if (n == PT_AGAIN) {
+            return;
+        }
+        if (n == PT_ERROR) {
             next_upstream(ctx, PT_PROXY_FT_ERROR);
             return;
         }
@@ -976,11 +1002,6 @@ process_header(pt_proxy_ctx_t *ctx)
             next_upstream(ctx, PT_PROXY_FT_ERROR);
             return;
         }
-        if ((size_t) n < (size_t) (b->end - b->last) && !c->read->eof) {
-            c->read->ready = 0;
-        }
-        ctx->state->bytes_received += n;
-        b->last += n;
         rc = parse_head(ctx);
         if (rc == PT_AGAIN) {
             if (!c->read->ready) {

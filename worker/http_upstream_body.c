@@ -615,23 +615,17 @@ body_read(pt_proxy_ctx_t *ctx)
             break;
         }
         mark = tail;
-        n = recv(c->fd, b->last, (size_t) (b->end - b->last), 0);
-        if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN) {
-                c->read->ready = 0;
-                break;
-            }
-            pt_log_error(PT_LOG_ERR, &ctx->log, errno, "recv() failed");
+        n = pt_proxy_recv(ctx, b);
+        if (n == PT_AGAIN) {
+            break;
+        }
+        if (n == PT_ERROR) {
             pass_out(ctx, out, 0, 1);
             pt_proxy_finalize(ctx, PT_HTTP_BAD_GATEWAY);
             return;
         }
         if (n == 0) {
             ctx->upstream_eof = 1;
-            c->read->ready = 0;
             if (ctx->rest == -1 && !ctx->headers_in.chunked) {
                 rc = PT_DONE;
                 break;
@@ -642,11 +636,6 @@ body_read(pt_proxy_ctx_t *ctx)
             pt_proxy_finalize(ctx, PT_HTTP_BAD_GATEWAY);
             return;
         }
-        if ((size_t) n < (size_t) (b->end - b->last) && !c->read->eof) {
-            c->read->ready = 0;
-        }
-        ctx->state->bytes_received += n;
-        b->last += n;
         rc = decode(ctx, b, &tail);
         if (spilled && rc != PT_ERROR && spill_out(ctx, *mark) != PT_OK) {
             rc = PT_ERROR;
