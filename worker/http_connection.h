@@ -57,6 +57,11 @@ void pt_http_request_empty_handler(pt_http_request_t *r);
 void pt_http_block_reading(pt_http_request_t *r);
 
 int pt_http_process_request_uri(pt_http_request_t *r);
+/* Append the header line the parser just returned (name, value and a
+ * lowercase copy of the name, which comes from `pool`) to `headers`;
+ * NULL on allocation failure. */
+pt_table_elt_t *pt_http_push_header(pt_pool_t *pool, pt_array_t *headers,
+                                    pt_http_parse_t *p);
 void pt_http_process_request(pt_http_request_t *r);
 void pt_http_parse_error(pt_http_request_t *r, int rc);
 int pt_http_skip_invalid_header(pt_http_request_t *r, pt_http_srv_conf_t *scf);

@@ -147,28 +147,14 @@ pt_proxy_add_header(pt_pool_t *pool, pt_proxy_headers_in_t *h,
                     pt_http_parse_t *p)
 {
     pt_table_elt_t *e;
-    size_t          len = (size_t) (p->header_name_end - p->header_name_start);
-    size_t          i;
+    size_t          len;
     off_t           n;
 
-    e = pt_array_push(&h->headers);
+    e = pt_http_push_header(pool, &h->headers, p);
     if (e == NULL) {
         return PT_ERROR;
     }
-    e->hash = 1;
-    e->key.data = p->header_name_start;
-    e->key.len = len;
-    e->value.data = p->header_start;
-    e->value.len = (size_t) (p->header_end - p->header_start);
-    e->next = NULL;
-    e->lowcase_key = pt_pnalloc(pool, len + 1);
-    if (e->lowcase_key == NULL) {
-        return PT_ERROR;
-    }
-    for (i = 0; i < len; i++) {
-        e->lowcase_key[i] = pt_tolower(e->key.data[i]);
-    }
-    e->lowcase_key[len] = '\0';
+    len = e->key.len;
 
     switch (len) {
     case 7:
