@@ -145,6 +145,12 @@ typedef struct {
     pt_array_t  upstreams;   /* pt_http_upstream_srv_conf_t * */
 } pt_http_upstream_main_conf_t;
 
+/* The upstream module's loc conf: the group the location's proxy_pass
+ * named (set by pt_http_upstream_add; NULL with variables or no proxy). */
+typedef struct {
+    pt_http_upstream_srv_conf_t  *upstream;
+} pt_http_upstream_loc_conf_t;
+
 extern pt_module_t pt_http_upstream_module;
 
 /*

@@ -19,6 +19,7 @@
 #include "http_upstream_rr.h"
 
 static void *create_main_conf(pt_conf_t *cf);
+static void *create_loc_conf(pt_conf_t *cf);
 static char *upstream_block(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *upstream_server(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static int   init_upstreams(pt_conf_t *cf);
@@ -35,6 +36,7 @@ pt_module_t pt_http_upstream_module = {
     .name = "http_upstream",
     .commands = commands,
     .create_main_conf = create_main_conf,
+    .create_loc_conf = create_loc_conf,
     .type = PT_MODULE_HTTP,
     .postconfiguration = init_upstreams,
 };
@@ -52,6 +54,12 @@ create_main_conf(pt_conf_t *cf)
         return NULL;
     }
     return umcf;
+}
+
+static void *
+create_loc_conf(pt_conf_t *cf)
+{
+    return pt_pcalloc(cf->pool, sizeof(pt_http_upstream_loc_conf_t));
 }
 
 /* ------------------------------------------------------ addresses */
@@ -105,13 +113,37 @@ split_host_port(const pt_str_t *url, in_port_t default_port, char *host,
     return NULL;
 }
 
+/* "unix:/path": one address. NULL or an error phrase ("" when logged). */
+static const char *
+resolve_unix(pt_pool_t *pool, const pt_str_t *text, pt_addr_t **addrs,
+             pt_uint_t *naddrs)
+{
+    struct sockaddr_un *sun;
+
+    if (text->len == 5) {
+        return "no path in the unix domain socket";
+    }
+    if (text->len - 5 >= sizeof(sun->sun_path)) {
+        return "too long path in the unix domain socket";
+    }
+    *addrs = pt_pcalloc(pool, sizeof(pt_addr_t));
+    if (*addrs == NULL) {
+        return "";
+    }
+    sun = (struct sockaddr_un *) &(*addrs)->sockaddr;
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, text->data + 5, text->len - 5);
+    (*addrs)->socklen = sizeof(struct sockaddr_un);
+    *naddrs = 1;
+    return NULL;
+}
+
 /* Every address of `text` ("host[:port]", "[v6][:port]", "unix:/path"),
  * allocated from `pool`. NULL or an error phrase ("host not found"). */
 static const char *
 resolve(pt_pool_t *pool, const pt_str_t *text, in_port_t default_port,
         pt_addr_t **addrs, pt_uint_t *naddrs)
 {
-    struct sockaddr_un *sun;
     struct addrinfo     hints, *res, *ai;
     const char         *err;
     char                host[256];
@@ -120,22 +152,7 @@ resolve(pt_pool_t *pool, const pt_str_t *text, in_port_t default_port,
     pt_uint_t           n;
 
     if (text->len >= 5 && memcmp(text->data, "unix:", 5) == 0) {
-        if (text->len == 5) {
-            return "no path in the unix domain socket";
-        }
-        if (text->len - 5 >= sizeof(sun->sun_path)) {
-            return "too long path in the unix domain socket";
-        }
-        *addrs = pt_pcalloc(pool, sizeof(pt_addr_t));
-        if (*addrs == NULL) {
-            return "";
-        }
-        sun = (struct sockaddr_un *) &(*addrs)->sockaddr;
-        sun->sun_family = AF_UNIX;
-        memcpy(sun->sun_path, text->data + 5, text->len - 5);
-        (*addrs)->socklen = sizeof(struct sockaddr_un);
-        *naddrs = 1;
-        return NULL;
+        return resolve_unix(pool, text, addrs, naddrs);
     }
 
     err = split_host_port(text, default_port, host, sizeof(host), &port,
@@ -458,8 +475,31 @@ pt_http_upstream_set_balancer(pt_conf_t *cf, pt_http_upstream_srv_conf_t *us,
 
 /* ------------------------------------------------------ proxy_pass */
 
+/* Remember the group of the location being read (health_check). */
+static pt_http_upstream_srv_conf_t *
+for_location(pt_conf_t *cf, pt_http_upstream_srv_conf_t *us)
+{
+    pt_http_upstream_loc_conf_t *lcf;
+
+    if (us != NULL && cf->ctx->loc_conf != NULL
+        && (lcf = cf->ctx->loc_conf[pt_http_upstream_module.index]) != NULL)
+    {
+        lcf->upstream = us;
+    }
+    return us;
+}
+
+static pt_http_upstream_srv_conf_t *add_group(pt_conf_t *cf, pt_str_t *url,
+                                              in_port_t default_port);
+
 pt_http_upstream_srv_conf_t *
 pt_http_upstream_add(pt_conf_t *cf, pt_str_t *url, in_port_t default_port)
+{
+    return for_location(cf, add_group(cf, url, default_port));
+}
+
+static pt_http_upstream_srv_conf_t *
+add_group(pt_conf_t *cf, pt_str_t *url, in_port_t default_port)
 {
     pt_http_upstream_main_conf_t  *umcf;
     pt_http_upstream_srv_conf_t  **usp, *us;

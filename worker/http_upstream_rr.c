@@ -340,6 +340,7 @@ pt_http_upstream_free_round_robin_peer(pt_peer_connection_t *pc, void *data,
     pt_rr_lock(rrp->peers);
     if (state & PT_PEER_FAILED) {
         st->failures++;
+        st->hc_passes = 0;   /* an active check must see it good again */
         if (!rrp->peers->single) {
             st->fails++;
             st->accessed = now;
@@ -348,11 +349,9 @@ pt_http_upstream_free_round_robin_peer(pt_peer_connection_t *pc, void *data,
                 st->effective_weight -= peer->weight
                                         / (pt_int_t) peer->max_fails;
                 if (st->fails >= peer->max_fails) {
+                    /* the log's context names the request and peer */
                     pt_log_error(PT_LOG_WARN, pc->log, 0,
-                                 "upstream server temporarily disabled "
-                                 "while connecting to upstream, upstream: "
-                                 "\"%.*s\"", (int) peer->name.len,
-                                 peer->name.data);
+                                 "upstream server temporarily disabled");
                 }
             }
             if (st->effective_weight < 0) {
@@ -370,7 +369,9 @@ pt_http_upstream_free_round_robin_peer(pt_peer_connection_t *pc, void *data,
     }
     pt_rr_unlock(rrp->peers);
     rrp->current = NULL;
-    if (rrp->peers->single) {
+    if (rrp->peers->single && !(state & PT_PEER_NEXT)) {
+        /* one peer: nothing else to try (a retry the caller still wants,
+         * e.g. after a dead pooled connection, says PT_PEER_NEXT) */
         pc->tries = 0;
     } else if (pc->tries > 0) {
         pc->tries--;

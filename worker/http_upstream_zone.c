@@ -111,16 +111,18 @@ bind_peers(pt_slab_pool_t *sp, pt_http_upstream_zone_root_t *root,
     return PT_OK;
 }
 
-/* Entries no configuration of the last two generations used: the workers
- * of the configuration before this one may still be finishing requests
- * with theirs. Zone lock held. */
+/* Entries no configuration of the last two generations used, with no
+ * connection open: the workers of the configuration before this one may
+ * still be finishing requests with theirs. Zone lock held. */
 static void
 sweep(pt_slab_pool_t *sp, pt_http_upstream_zone_root_t *root)
 {
     pt_http_upstream_zone_entry_t **ep = &root->entries, *e;
 
     while ((e = *ep) != NULL) {
-        if (e->seen + 1 < root->generation) {
+        if (e->seen + 1 < root->generation && e->st.conns == 0
+            && !e->st.hc_checking)
+        {
             *ep = e->next;
             pt_slab_free_locked(sp, e);
             continue;

@@ -18,6 +18,7 @@ extern pt_module_t pt_http_upstream_least_conn_module;
 extern pt_module_t pt_http_upstream_random_module;
 extern pt_module_t pt_http_upstream_keepalive_module;
 extern pt_module_t pt_http_upstream_zone_module;
+extern pt_module_t pt_http_upstream_health_module;
 extern pt_module_t pt_http_access_module;
 extern pt_module_t pt_http_resolver_module;
 extern pt_module_t pt_http_rewrite_module;
@@ -44,6 +45,7 @@ pt_module_t *pt_modules[] = {
     &pt_http_upstream_random_module,
     &pt_http_upstream_keepalive_module,
     &pt_http_upstream_zone_module,
+    &pt_http_upstream_health_module,
     &pt_http_access_module,
     &pt_http_resolver_module,
     &pt_http_rewrite_module,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "upstream_helpers.h"
+#include "worker/http_connection.h"
 #include "worker/http_upstream_keepalive.c"
 
 static void
@@ -334,6 +335,24 @@ START_TEST(idle_timeout)
 }
 END_TEST
 
+START_TEST(closed_on_graceful_stop)
+{
+    pt_http_upstream_srv_conf_t *us = kept(1, "2");
+    pt_http_upstream_t          *u;
+    pt_connection_t             *c;
+    int                          rc;
+
+    u = start(us, NULL, &rc);
+    c = u->peer.connection;
+    finish(u, 1, 0);
+    pt_worker_exiting = 1;
+    pt_http_shutdown();
+    pt_event_process_posted();
+    ck_assert_int_eq(c->fd, -1);
+    ck_assert_uint_eq(pt_conn_free_n(), pt_conn_total_n());
+}
+END_TEST
+
 Suite *
 pt_test_suite(void)
 {
@@ -352,6 +371,7 @@ pt_test_suite(void)
     tcase_add_test(tc, keepalive_time_limit);
     tcase_add_test(tc, drained_when_slots_run_out);
     tcase_add_test(tc, idle_timeout);
+    tcase_add_test(tc, closed_on_graceful_stop);
     suite_add_tcase(s, tc);
     return s;
 }
