@@ -130,10 +130,19 @@ typedef struct {
     pt_table_elt_t    *x_accel_buffering;
     pt_table_elt_t    *x_accel_charset;
     pt_table_elt_t    *upgrade;
+    pt_table_elt_t    *content_length;
+    pt_table_elt_t    *bad;           /* the header that made it invalid */
+    pt_uint_t          invalid;       /* PT_PROXY_BAD_* */
     unsigned           chunked:1;
     unsigned           connection_close:1;
     unsigned           connection_keep_alive:1;
 } pt_proxy_headers_in_t;
+
+/* Why pt_proxy_add_header found a head invalid (nginx's messages). */
+#define PT_PROXY_BAD_LENGTH     1   /* invalid "Content-Length" */
+#define PT_PROXY_BAD_DUPLICATE  2   /* a second Content-Length */
+#define PT_PROXY_BAD_BOTH       3   /* Content-Length and chunked */
+#define PT_PROXY_BAD_TE         4   /* unknown Transfer-Encoding */
 
 /* The status line parser's state. */
 typedef struct {

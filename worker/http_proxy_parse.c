@@ -175,12 +175,26 @@ pt_proxy_add_header(pt_pool_t *pool, pt_proxy_headers_in_t *h,
     case 14:
         if (name_is(&e->key, "content-length")) {
             n = pt_http_parse_content_length(e->value.data, e->value.len);
-            if (n == -1 || h->chunked
-                || (h->content_length_n != -1 && h->content_length_n != n))
-            {
+            h->bad = e;
+            if (n == -1) {
+                h->invalid = PT_PROXY_BAD_LENGTH;
+                return PT_DECLINED;
+            }
+            if (h->chunked) {
+                h->invalid = PT_PROXY_BAD_BOTH;
+                return PT_DECLINED;
+            }
+            if (h->content_length != NULL) {
+                /* stricter than nginx 1.22, which takes any framing: one
+                 * length, repeated at most, or the head is invalid */
+                if (n == h->content_length_n) {
+                    break;
+                }
+                h->invalid = PT_PROXY_BAD_DUPLICATE;
                 return PT_DECLINED;
             }
             h->content_length_n = n;
+            h->content_length = e;
         }
         break;
     case 16:
@@ -192,9 +206,15 @@ pt_proxy_add_header(pt_pool_t *pool, pt_proxy_headers_in_t *h,
         break;
     case 17:
         if (name_is(&e->key, "transfer-encoding")) {
-            if (e->value.len != 7 || h->chunked || h->content_length_n != -1
+            h->bad = e;
+            if (e->value.len != 7 || h->chunked
                 || pt_strncasecmp(e->value.data, (u_char *) "chunked", 7))
             {
+                h->invalid = PT_PROXY_BAD_TE;
+                return PT_DECLINED;
+            }
+            if (h->content_length != NULL) {
+                h->invalid = PT_PROXY_BAD_BOTH;
                 return PT_DECLINED;
             }
             h->chunked = 1;

@@ -793,6 +793,50 @@ init_head(pt_proxy_ctx_t *ctx)
     return PT_OK;
 }
 
+/* nginx's words for an invalid upstream head. */
+static void
+log_invalid(pt_proxy_ctx_t *ctx, pt_buf_t *b)
+{
+    pt_proxy_headers_in_t *h = &ctx->headers_in;
+    pt_table_elt_t        *e = h->bad, *prev = h->content_length;
+    u_char                *start = ctx->parse.line_start;
+
+    switch (h->invalid) {
+    case PT_PROXY_BAD_LENGTH:
+        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream sent invalid "
+                     "\"Content-Length\" header: \"%.*s: %.*s\"",
+                     (int) e->key.len, e->key.data, (int) e->value.len,
+                     e->value.data);
+        return;
+    case PT_PROXY_BAD_DUPLICATE:
+        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream sent duplicate "
+                     "header line: \"%.*s: %.*s\", previous value: "
+                     "\"%.*s: %.*s\"", (int) e->key.len, e->key.data,
+                     (int) e->value.len, e->value.data, (int) prev->key.len,
+                     prev->key.data, (int) prev->value.len,
+                     prev->value.data);
+        return;
+    case PT_PROXY_BAD_BOTH:
+        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream sent "
+                     "\"Content-Length\" and \"Transfer-Encoding\" headers "
+                     "at the same time");
+        return;
+    case PT_PROXY_BAD_TE:
+        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream sent unknown "
+                     "\"Transfer-Encoding\": \"%.*s\"", (int) e->value.len,
+                     e->value.data);
+        return;
+    }
+    if (start == NULL || start > b->pos || b->pos >= b->last) {
+        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream sent invalid "
+                     "header");
+        return;
+    }
+    pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream sent invalid header: "
+                 "\"%.*s\\x%02x...\"", (int) (b->pos - start), start,
+                 (unsigned) *b->pos);
+}
+
 /* Parse what the head buffer holds: PT_OK (head complete), PT_AGAIN, or
  * an ft code (positive) for an invalid head. */
 static int
@@ -846,7 +890,7 @@ parse_head(pt_proxy_ctx_t *ctx)
     }
 
 invalid:
-    pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream sent invalid header");
+    log_invalid(ctx, b);
     return PT_PROXY_FT_INVALID_HEADER;
 }
 
