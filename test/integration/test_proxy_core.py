@@ -222,6 +222,10 @@ class ProxyCore(PorticoTestCase):
                 location /rate/ {{ proxy_limit_rate 512k;
                     proxy_pass http://127.0.0.1:{pa}/size/; }}
                 location /abort {{ proxy_pass http://127.0.0.1:{pa}/slow; }}
+                location /setbody {{ proxy_method POST;
+                    proxy_set_body "k=$arg_k";
+                    proxy_hide_header X-Origin; proxy_pass_header Server;
+                    proxy_pass http://127.0.0.1:{pa}; }}
                 location /pair {{ proxy_pass http://pair; }}
                 location /intercept/ {{ proxy_intercept_errors on;
                     proxy_pass http://127.0.0.1:{pa}/status/; }}
@@ -301,6 +305,26 @@ class ProxyCore(PorticoTestCase):
         self.assertEqual(h["X-Extra"], "v GET")
         self.assertNotIn("User-Agent", h)
         self.assertEqual(h["X-Client"], "c")
+
+    def test_method_body_and_header_lists(self):
+        r = self.get("/setbody?k=v")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"3 " + hashlib.md5(b"k=v").hexdigest()
+                         .encode())
+        seen = self.a.seen[-1]
+        self.assertEqual((seen["method"], seen["body"]), ("POST", b"k=v"))
+        self.assertEqual(dict(seen["headers"])["Content-Length"], "3")
+        r = self.get("/p")
+        self.assertEqual(r.header("X-Origin"), "a")
+        r2 = RawClient(self.inst.port, timeout=15)
+        try:
+            r2.send(b"POST /setbody HTTP/1.1\r\nHost: t\r\n"
+                    b"Content-Length: 0\r\n\r\n")
+            r = r2.response()
+        finally:
+            r2.close()
+        self.assertIsNone(r.header("X-Origin"))
+        self.assertTrue(r.header("Server").startswith("BaseHTTP"))
 
     def test_upstream_name_and_uri_part(self):
         r = self.get("/up/a/b?k=v")

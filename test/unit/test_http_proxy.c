@@ -153,18 +153,22 @@ START_TEST(test_framing_headers)
                                  "content-length: 12\r\n\r\n"), PT_OK);
     ck_assert_int_eq(headers(&h, "Content-Length: 12\r\n"
                                  "Content-Length: 13\r\n\r\n"), PT_DECLINED);
+    ck_assert_uint_eq(h.invalid, PT_PROXY_BAD_DUPLICATE);
     ck_assert_int_eq(headers(&h, "Content-Length: -1\r\n\r\n"), PT_DECLINED);
+    ck_assert_uint_eq(h.invalid, PT_PROXY_BAD_LENGTH);
     ck_assert_int_eq(headers(&h, "Content-Length: 1 2\r\n\r\n"), PT_DECLINED);
     ck_assert_int_eq(headers(&h, "Transfer-Encoding: Chunked\r\n\r\n"),
                      PT_OK);
     ck_assert(h.chunked);
     ck_assert_int_eq(headers(&h, "Transfer-Encoding: gzip, chunked\r\n\r\n"),
                      PT_DECLINED);
+    ck_assert_uint_eq(h.invalid, PT_PROXY_BAD_TE);
     ck_assert_int_eq(headers(&h, "Transfer-Encoding: chunked\r\n"
                                  "Content-Length: 5\r\n\r\n"), PT_DECLINED);
     ck_assert_int_eq(headers(&h, "Content-Length: 5\r\n"
                                  "Transfer-Encoding: chunked\r\n\r\n"),
                      PT_DECLINED);
+    ck_assert_uint_eq(h.invalid, PT_PROXY_BAD_BOTH);
     ck_assert_int_eq(headers(&h, "Connection: Keep-Alive, Close\r\n"
                                  "X-Accel-Redirect: /in\r\n"
                                  "X-Accel-Buffering: no\r\n"
