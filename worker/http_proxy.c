@@ -506,15 +506,14 @@ set_pass(pt_conf_t *cf, pt_command_t *cmd, void *conf)
         return PT_CONF_ERROR;
     }
     if (url->len < 7 || pt_strncasecmp(url->data, (u_char *) "http://", 7)) {
-        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "invalid URL prefix in \"%s\"",
-                          (char *) url->data);
+        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "invalid URL prefix");
         return PT_CONF_ERROR;
     }
     rest.data = url->data + 7;
     rest.len = url->len - 7;
     if (pt_proxy_split_url(&rest, &host, &plcf->uri, &has_uri) != PT_OK) {
-        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "no host in \"%s\"",
-                          (char *) url->data);
+        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "no host in upstream \"%.*s\"",
+                          (int) rest.len, rest.data);
         return PT_CONF_ERROR;
     }
     plcf->has_uri = has_uri;

@@ -226,6 +226,8 @@ class ProxyCore(PorticoTestCase):
                     proxy_set_body "k=$arg_k";
                     proxy_hide_header X-Origin; proxy_pass_header Server;
                     proxy_pass http://127.0.0.1:{pa}; }}
+                location /ifp {{ proxy_pass http://127.0.0.1:{pa};
+                    if ($arg_x) {{ add_header X-If yes; }} }}
                 location /pair {{ proxy_pass http://pair; }}
                 location /intercept/ {{ proxy_intercept_errors on;
                     proxy_pass http://127.0.0.1:{pa}/status/; }}
@@ -325,6 +327,15 @@ class ProxyCore(PorticoTestCase):
             r2.close()
         self.assertIsNone(r.header("X-Origin"))
         self.assertTrue(r.header("Server").startswith("BaseHTTP"))
+
+    def test_if_block_inherits_proxy_pass(self):
+        r = self.get("/ifp?x=1")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"a /ifp?x=1")
+        self.assertEqual(r.header("X-If"), "yes")
+        r = self.get("/ifp")
+        self.assertEqual(r.body, b"a /ifp")
+        self.assertIsNone(r.header("X-If"))
 
     def test_upstream_name_and_uri_part(self):
         r = self.get("/up/a/b?k=v")
