@@ -131,12 +131,15 @@ copy_headers(pt_proxy_ctx_t *ctx)
     pt_http_request_t     *r = ctx->r;
     pt_proxy_headers_in_t *in = &ctx->headers_in;
     pt_table_elt_t        *h = in->headers.elts, *o;
+    const pt_str_t        *known;
     pt_uint_t              i;
 
     r->headers_out.status = in->status;
-    if (in->status_line.len > 0 && pt_http_status_line(in->status) != NULL
-        && !pt_str_eq(&in->status_line, pt_http_status_line(in->status)))
+    known = pt_http_status_line(in->status);
+    if (in->status_line.len > 0
+        && (known == NULL || !pt_str_eq(&in->status_line, known)))
     {
+        /* the origin's reason phrase goes out as it came, as nginx */
         r->headers_out.status_line = in->status_line;
     }
     for (i = 0; i < in->headers.nelts; i++) {
