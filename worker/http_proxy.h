@@ -210,6 +210,9 @@ struct pt_proxy_ctx_s {
     pt_chain_t                   *free_desc; /* spare body descriptors */
     pt_chain_t                   *busy;      /* descriptors handed out */
     pt_chain_t                  **busy_tail;
+    pt_buf_t                      flag_buf;  /* flush marks */
+    pt_buf_t                      last_buf;  /* the end of the body */
+    pt_chain_t                    flag_link;
     pt_uint_t                     bufs_made;
     pt_uint_t                     bufs_max;
     size_t                        buf_size;

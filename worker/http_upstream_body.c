@@ -271,18 +271,15 @@ pt_proxy_body_init(pt_proxy_ctx_t *ctx)
     return PT_OK;
 }
 
-/* Descriptors whose bytes all went out return to the free list. While
- * output is pending only data descriptors before the first unsent byte
- * go: a flag-only one may still be queued in the write filter. */
+/* Descriptors whose bytes all went out return to the free list: busy
+ * holds only data, in the order the write filter sends it, so those are
+ * the ones before the first unsent byte. */
 static void
 retire_busy(pt_proxy_ctx_t *ctx)
 {
     pt_chain_t *cl;
-    int         all = ctx->r->out == NULL;
 
-    while (ctx->busy != NULL && pt_buf_size(ctx->busy->buf) == 0
-           && (all || !(ctx->busy->buf->flush || ctx->busy->buf->last_buf)))
-    {
+    while (ctx->busy != NULL && pt_buf_size(ctx->busy->buf) == 0) {
         cl = ctx->busy;
         ctx->busy = cl->next;
         cl->next = ctx->free_desc;
@@ -471,21 +468,27 @@ spill_buffer(pt_proxy_ctx_t *ctx)
     return ctx->spill;
 }
 
-/* Move the bytes of the descriptors from *from on (all in the spill
- * buffer) to the temp file; they become file ranges. PT_OK or PT_ERROR. */
+/* Move the bytes of the descriptors from *mark on (all in the spill
+ * buffer) to the temp file as one file range: `prev`'s when it is the
+ * range just before, else the first of them; the others go back to the
+ * free list. *tail follows; *range becomes the range's buffer. PT_OK or
+ * PT_ERROR (logged). */
 static int
-spill_out(pt_proxy_ctx_t *ctx, pt_chain_t *from)
+spill_out(pt_proxy_ctx_t *ctx, pt_chain_t **mark, pt_chain_t ***tail,
+          pt_buf_t **range)
 {
-    pt_file_t *f = ctx->temp_file;
-    pt_buf_t  *b;
-    ssize_t    n;
-    size_t     len;
+    pt_buf_t   *prev = *range;
+    pt_file_t  *f = ctx->temp_file;
+    pt_chain_t *cl, *next, *keep = NULL;
+    pt_buf_t   *b;
+    off_t       start = ctx->temp_size;
+    ssize_t     n;
 
-    for (; from != NULL; from = from->next) {
-        b = from->buf;
-        len = (size_t) (b->last - b->pos);
-        while (len > 0) {
-            n = pwrite(f->fd, b->pos, len, ctx->temp_size);
+    for (cl = *mark; cl != NULL; cl = cl->next) {
+        b = cl->buf;
+        while (b->pos < b->last) {
+            n = pwrite(f->fd, b->pos, (size_t) (b->last - b->pos),
+                       ctx->temp_size);
             if (n == -1 && errno == EINTR) {
                 continue;
             }
@@ -495,18 +498,37 @@ spill_out(pt_proxy_ctx_t *ctx, pt_chain_t *from)
                 return PT_ERROR;
             }
             b->pos += n;
-            len -= (size_t) n;
             ctx->temp_size += n;
         }
-        b->file_last = ctx->temp_size;
-        b->file_pos = ctx->temp_size - (b->last - b->start);
-        b->pos = b->last = NULL;
-        b->start = b->end = NULL;
-        b->temporary = 0;
+    }
+    if (*mark == NULL) {
+        return PT_OK;
+    }
+    if (prev == NULL || prev->file_last != start) {
+        keep = *mark;
+        b = keep->buf;
+        memset(b, 0, sizeof(*b));
         b->in_file = 1;
         b->file = f;
-        b->shadow = NULL;
+        b->file_pos = start;
+        b->tag = ctx;
+        prev = b;
     }
+    prev->file_last = ctx->temp_size;
+    cl = keep != NULL ? keep->next : *mark;
+    for (; cl != NULL; cl = next) {
+        next = cl->next;
+        cl->next = ctx->free_desc;
+        ctx->free_desc = cl;
+    }
+    if (keep != NULL) {
+        keep->next = NULL;
+        *tail = &keep->next;
+    } else {
+        *mark = NULL;
+        *tail = mark;
+    }
+    *range = prev;
     return PT_OK;
 }
 
@@ -516,8 +538,8 @@ static int
 pass_out(pt_proxy_ctx_t *ctx, pt_chain_t *out, int last, int flush)
 {
     pt_http_request_t *r = ctx->r;
-    pt_chain_t        *cl, **tail = &out;
-    int                rc;
+    pt_chain_t       **tail = &out;
+    int                rc, flagged = last || flush;
 
     if (out == NULL && !last && !flush) {
         return r->out != NULL ? pt_http_output_filter(r, NULL) : PT_OK;
@@ -525,21 +547,27 @@ pass_out(pt_proxy_ctx_t *ctx, pt_chain_t *out, int last, int flush)
     while (*tail != NULL) {
         tail = &(*tail)->next;
     }
-    if (last || flush) {
-        if (add_desc(ctx, &tail, NULL, NULL, 0) != PT_OK) {
-            return PT_ERROR;
+    if (flagged) {
+        /* one flag-only buffer per request, never on busy: it carries no
+         * bytes, so the write filter may hold it more than once */
+        ctx->flag_buf.flush = !last;
+        ctx->flag_buf.last_buf = last;
+        ctx->flag_link.buf = &ctx->flag_buf;
+        ctx->flag_link.next = NULL;
+        if (last) {
+            ctx->last_buf = ctx->flag_buf;
+            ctx->flag_link.buf = &ctx->last_buf;
         }
-        cl = out;
-        while (cl->next != NULL) {
-            cl = cl->next;
-        }
-        cl->buf->temporary = 0;
-        cl->buf->last_buf = last;
-        cl->buf->flush = !last;
+        *tail = &ctx->flag_link;
     }
     rc = pt_http_output_filter(r, out);
-    *ctx->busy_tail = out;
-    ctx->busy_tail = tail;
+    if (flagged) {
+        *tail = NULL;   /* the flag link stays ours */
+    }
+    if (out != NULL) {
+        *ctx->busy_tail = out;
+        ctx->busy_tail = tail;
+    }
     return rc;
 }
 
@@ -596,7 +624,7 @@ body_read(pt_proxy_ctx_t *ctx)
 {
     pt_connection_t *c = ctx->u->peer.connection;
     pt_chain_t      *out = NULL, **tail = &out, **mark;
-    pt_buf_t        *b;
+    pt_buf_t        *b, *range = NULL;
     ssize_t          n;
     int              rc = PT_OK, blocked = 0, spilled;
     pt_msec_t        delay = 0;
@@ -609,6 +637,19 @@ body_read(pt_proxy_ctx_t *ctx)
         }
         spilled = 0;
         b = read_buffer(ctx, out);
+        if (b == NULL && out != NULL) {
+            /* offer what this round read before deciding the client is
+             * slower */
+            if (pass_out(ctx, out, 0, 1) == PT_ERROR) {
+                pt_proxy_finalize(ctx, PT_ERROR);
+                return;
+            }
+            out = NULL;
+            tail = &out;
+            range = NULL;
+            retire_busy(ctx);
+            b = read_buffer(ctx, NULL);
+        }
         if (b == NULL && !ctx->conf_no_spill) {
             b = spill_buffer(ctx);
             spilled = b != NULL;
@@ -640,8 +681,12 @@ body_read(pt_proxy_ctx_t *ctx)
             return;
         }
         rc = decode(ctx, b, &tail);
-        if (spilled && rc != PT_ERROR && spill_out(ctx, *mark) != PT_OK) {
-            rc = PT_ERROR;
+        if (spilled && rc != PT_ERROR) {
+            if (spill_out(ctx, mark, &tail, &range) != PT_OK) {
+                rc = PT_ERROR;
+            }
+        } else {
+            range = NULL;
         }
         if (rc != PT_OK) {
             break;
