@@ -67,6 +67,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(block)
             self.wfile.flush()
             self.server.finished.append(p)
+        elif p.startswith("/chunks/"):
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            piece = b"%x\r\n%s\r\n" % (4000, b"z" * 4000)
+            for _ in range(int(p[8:])):
+                self.wfile.write(piece)
+            self.wfile.write(b"0\r\n\r\n")
         elif p.startswith("/size/"):
             self.reply(200, b"x" * int(p[6:]))
         elif p.startswith("/slow"):
@@ -452,6 +460,34 @@ class ProxyCore(PorticoTestCase):
         for _ in range(HUGE // len(block)):
             want.update(block)
         self.assertEqual(h.hexdigest(), want.hexdigest())
+
+    def test_memory_flat_for_long_chunked_body(self):
+        pid = int(open(self.inst.path("logs", "portico.pid")).read())
+        worker = wait_for(lambda: [int(x) for x in open(
+            f"/proc/{pid}/task/{pid}/children").read().split()],
+            "the worker")[0]
+
+        def peak_after(chunks):
+            c = RawClient(self.inst.port, timeout=60)
+            try:
+                c.send(b"GET /chunks/%d HTTP/1.0\r\nHost: t\r\n\r\n"
+                       % chunks)
+                n = 0
+                while not c.eof:
+                    c._recv(time.monotonic() + 60)
+                    n += len(c.buf)
+                    c.buf = b""
+            finally:
+                c.close()
+            with open(f"/proc/{worker}/status") as f:
+                hwm = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+            return n, hwm
+
+        n1, small = peak_after(2500)        # 10 MB
+        n2, large = peak_after(25000)       # 100 MB
+        self.assertGreater(n2, 100000000)
+        # the peak does not grow with the body (kB)
+        self.assertLess(large - small, 2048)
 
     def test_big_request_body(self):
         body = os.urandom(3 * 1024 * 1024)
