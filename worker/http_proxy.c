@@ -870,6 +870,9 @@ eval_target(pt_http_request_t *r, pt_proxy_ctx_t *ctx)
     if (literal_addr(&host, addr, &ctx->port_text) != PT_OK) {
         return need_resolve(r, ctx, &host);
     }
+    if (addr->sockaddr.ss_family == AF_UNIX) {
+        pt_str_set(&ctx->host_header, "localhost");
+    }
     if (ctx->port_text.len == 2 && ctx->port_text.data[0] == '8'
         && ctx->port_text.data[1] == '0')
     {

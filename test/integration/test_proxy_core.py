@@ -82,6 +82,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, b"late")
         elif p.startswith("/status/"):
             self.reply(int(p[8:11]), b"origin body " + p[8:11].encode())
+        elif p.startswith("/accel_named"):
+            self.reply(200, b"ignored", [("X-Accel-Redirect", "@named")])
         elif p.startswith("/accel"):
             self.reply(200, b"ignored", [("X-Accel-Redirect", "/final")])
         elif p.startswith("/ws"):
@@ -201,12 +203,14 @@ class ProxyCore(PorticoTestCase):
             upstream ka {{ server 127.0.0.1:{pb}; keepalive 4; }}
             upstream pair {{ server 127.0.0.1:{self.dead};
                             server 127.0.0.1:{pa}; }}
+            upstream flaky {{ server 127.0.0.1:{pb}; server 127.0.0.1:{pa}; }}
             server {{
                 listen 127.0.0.1:@PORT@;
                 client_max_body_size 1k;
                 error_page 404 /errors/404.html;
                 location = /ready {{ return 200 ok; }}
                 location = /final {{ return 200 "final page"; }}
+                location @named {{ return 200 "named page"; }}
                 location /errors/ {{ return 200 "custom 404"; }}
                 location / {{ proxy_pass http://127.0.0.1:{pa}; }}
                 location /big {{ client_max_body_size 20m;
@@ -236,6 +240,8 @@ class ProxyCore(PorticoTestCase):
                     proxy_pass http://127.0.0.1:{pa}; }}
                 location /ifp {{ proxy_pass http://127.0.0.1:{pa};
                     if ($arg_x) {{ add_header X-If yes; }} }}
+                location /retry/ {{ proxy_next_upstream error http_503;
+                    proxy_pass http://flaky/status/; }}
                 location /pair {{ proxy_pass http://pair; }}
                 location /intercept/ {{ proxy_intercept_errors on;
                     proxy_pass http://127.0.0.1:{pa}/status/; }}
@@ -611,6 +617,19 @@ class ProxyCore(PorticoTestCase):
         r = self.get("/accel")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"final page")
+        r = self.get("/accel_named")
+        self.assertEqual(r.body, b"named page")
+
+    def test_next_upstream_on_status(self):
+        # both peers answer 503: the second answer goes to the client
+        r = self.get("/retry/503")
+        self.assertEqual(r.status, 503)
+        self.assertEqual(r.body, b"origin body 503")
+        line = self.wait_access("/retry/503")
+        self.assertIn(" 503, 503 ", line)
+        # 500 is not in the list: no retry
+        self.get("/retry/500")
+        self.assertNotIn(",", self.wait_access("/retry/500").split()[1])
 
     def test_upgrade_tunnel(self):
         c = RawClient(self.inst.port, timeout=15)
