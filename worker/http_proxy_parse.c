@@ -142,21 +142,14 @@ name_is(const pt_str_t *key, const char *name)
     return key->len == n && pt_strncasecmp(key->data, (u_char *) name, n) == 0;
 }
 
-int
-pt_proxy_add_header(pt_pool_t *pool, pt_proxy_headers_in_t *h,
-                    pt_http_parse_t *p)
+/* Note a header the proxy acts on: PT_OK, or PT_DECLINED when it makes
+ * the head invalid (h->invalid says why). */
+static int
+note_header(pt_proxy_headers_in_t *h, pt_table_elt_t *e)
 {
-    pt_table_elt_t *e;
-    size_t          len;
-    off_t           n;
+    off_t n;
 
-    e = pt_http_push_header(pool, &h->headers, p);
-    if (e == NULL) {
-        return PT_ERROR;
-    }
-    len = e->key.len;
-
-    switch (len) {
+    switch (e->key.len) {
     case 7:
         if (name_is(&e->key, "upgrade")) {
             h->upgrade = e;
@@ -229,6 +222,19 @@ pt_proxy_add_header(pt_pool_t *pool, pt_proxy_headers_in_t *h,
         break;
     }
     return PT_OK;
+}
+
+int
+pt_proxy_add_header(pt_pool_t *pool, pt_proxy_headers_in_t *h,
+                    pt_http_parse_t *p)
+{
+    pt_table_elt_t *e;
+
+    e = pt_http_push_header(pool, &h->headers, p);
+    if (e == NULL) {
+        return PT_ERROR;
+    }
+    return note_header(h, e);
 }
 
 int

@@ -618,98 +618,120 @@ rate_delay(pt_proxy_ctx_t *ctx)
                         / (off_t) ctx->limit_rate) + 1;
 }
 
+/* This round's body descriptors, not yet handed to the filters. */
+typedef struct {
+    pt_chain_t   *out;
+    pt_chain_t  **tail;
+    pt_buf_t     *range;    /* the spilled range out ends with, or NULL */
+} round_t;
+
+/* The buffer for the next read: a free memory one (this round's data is
+ * offered to the client first when none is), else the temp file's; *spill
+ * tells which. NULL when the client is slower and nothing may spill;
+ * PT_ERROR in *rc when the client failed. */
+static pt_buf_t *
+next_buffer(pt_proxy_ctx_t *ctx, round_t *rd, int *spill, int *rc)
+{
+    pt_buf_t *b = read_buffer(ctx, rd->out);
+
+    *spill = 0;
+    if (b == NULL && rd->out != NULL) {
+        if (pass_out(ctx, rd->out, 0, 1) == PT_ERROR) {
+            *rc = PT_ERROR;
+            return NULL;
+        }
+        rd->out = NULL;
+        rd->tail = &rd->out;
+        rd->range = NULL;
+        retire_busy(ctx);
+        b = read_buffer(ctx, NULL);
+    }
+    if (b == NULL && !ctx->conf_no_spill) {
+        b = spill_buffer(ctx);
+        *spill = b != NULL;
+    }
+    return b;
+}
+
+/* One read from the origin into the round: PT_OK (go on), PT_AGAIN (the
+ * origin has no more now), PT_DECLINED (the client is slower), PT_DONE
+ * (the body is complete) or PT_ERROR (logged). */
+static int
+read_once(pt_proxy_ctx_t *ctx, round_t *rd)
+{
+    pt_chain_t **mark;
+    pt_buf_t    *b;
+    ssize_t      n;
+    int          rc = PT_OK, spill;
+
+    b = next_buffer(ctx, rd, &spill, &rc);
+    if (b == NULL) {
+        return rc == PT_ERROR ? PT_ERROR : PT_DECLINED;
+    }
+    mark = rd->tail;
+    n = pt_proxy_recv(ctx, b);
+    if (n == PT_AGAIN || n == PT_ERROR) {
+        return (int) n;
+    }
+    if (n == 0) {
+        ctx->upstream_eof = 1;
+        if (ctx->rest == -1 && !ctx->headers_in.chunked) {
+            return PT_DONE;
+        }
+        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream prematurely "
+                     "closed connection");
+        return PT_ERROR;
+    }
+    rc = decode(ctx, b, &rd->tail);
+    if (!spill) {
+        rd->range = NULL;
+    } else if (rc != PT_ERROR
+               && spill_out(ctx, mark, &rd->tail, &rd->range) != PT_OK)
+    {
+        rc = PT_ERROR;
+    }
+    return rc;
+}
+
 /* Read what the origin has into free raw buffers and pass it on. */
 static void
 body_read(pt_proxy_ctx_t *ctx)
 {
     pt_connection_t *c = ctx->u->peer.connection;
-    pt_chain_t      *out = NULL, **tail = &out, **mark;
-    pt_buf_t        *b, *range = NULL;
-    ssize_t          n;
-    int              rc = PT_OK, blocked = 0, spilled;
+    round_t          rd;
     pt_msec_t        delay = 0;
+    int              rc = PT_AGAIN;
 
+    rd.out = NULL;
+    rd.tail = &rd.out;
+    rd.range = NULL;
     while (c->read->ready) {
         delay = rate_delay(ctx);
         if (delay > 0) {
             ctx->rate_delayed = 1;
             break;
         }
-        spilled = 0;
-        b = read_buffer(ctx, out);
-        if (b == NULL && out != NULL) {
-            /* offer what this round read before deciding the client is
-             * slower */
-            if (pass_out(ctx, out, 0, 1) == PT_ERROR) {
-                pt_proxy_finalize(ctx, PT_ERROR);
-                return;
-            }
-            out = NULL;
-            tail = &out;
-            range = NULL;
-            retire_busy(ctx);
-            b = read_buffer(ctx, NULL);
-        }
-        if (b == NULL && !ctx->conf_no_spill) {
-            b = spill_buffer(ctx);
-            spilled = b != NULL;
-        }
-        if (b == NULL) {
-            blocked = 1;
-            break;
-        }
-        mark = tail;
-        n = pt_proxy_recv(ctx, b);
-        if (n == PT_AGAIN) {
-            break;
-        }
-        if (n == PT_ERROR) {
-            pass_out(ctx, out, 0, 1);
-            pt_proxy_finalize(ctx, PT_HTTP_BAD_GATEWAY);
-            return;
-        }
-        if (n == 0) {
-            ctx->upstream_eof = 1;
-            if (ctx->rest == -1 && !ctx->headers_in.chunked) {
-                rc = PT_DONE;
-                break;
-            }
-            pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream prematurely "
-                         "closed connection");
-            pass_out(ctx, out, 0, 1);
-            pt_proxy_finalize(ctx, PT_HTTP_BAD_GATEWAY);
-            return;
-        }
-        rc = decode(ctx, b, &tail);
-        if (spilled && rc != PT_ERROR) {
-            if (spill_out(ctx, mark, &tail, &range) != PT_OK) {
-                rc = PT_ERROR;
-            }
-        } else {
-            range = NULL;
-        }
+        rc = read_once(ctx, &rd);
         if (rc != PT_OK) {
             break;
         }
     }
     if (rc == PT_ERROR) {
-        pass_out(ctx, out, 0, 1);
+        pass_out(ctx, rd.out, 0, 1);
         pt_proxy_finalize(ctx, PT_HTTP_BAD_GATEWAY);
         return;
     }
-    if (rc == PT_DONE) {
-        if (out != NULL && pass_out(ctx, out, 0, 0) == PT_ERROR) {
-            pt_proxy_finalize(ctx, PT_ERROR);
-            return;
-        }
-        body_done(ctx);
-        return;
-    }
-    if (pass_out(ctx, out, 0, out != NULL) == PT_ERROR) {
+    if (pass_out(ctx, rd.out, 0, rd.out != NULL && rc != PT_DONE)
+        == PT_ERROR)
+    {
         pt_proxy_finalize(ctx, PT_ERROR);
         return;
     }
-    if (blocked) {
+    if (rc == PT_DONE) {
+        body_done(ctx);
+        return;
+    }
+    if (rc == PT_DECLINED) {
         /* the client is slower: the origin waits, its timer too */
         pt_timer_del(c->read);
         if (!ctx->r->connection->write->timer_set) {
