@@ -169,6 +169,43 @@ def start_origin(test, name, path=None):
     return srv
 
 
+class OneShotOrigin:
+    """Answers the first request of each connection with keep-alive, then
+    closes the connection when the next request arrives on it, without a
+    byte of response: a kept-alive connection the origin dropped."""
+
+    def __init__(self, test):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.bodies = []
+        test.addCleanup(self.sock.close)
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.serve, args=(c,),
+                             daemon=True).start()
+
+    def serve(self, c):
+        with c:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                d = c.recv(65536)
+                if not d:
+                    return
+                data += d
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+            c.recv(65536)   # the next request: dropped unanswered
+
+
 def silent_listener(test):
     """A port that accepts and never answers."""
     s = socket.socket()
@@ -194,6 +231,7 @@ class ProxyCore(PorticoTestCase):
         self.dns.start()
         self.addCleanup(self.dns.stop)
         self.dead = free_port()
+        self.oneshot = OneShotOrigin(self)
         pa, pb = self.a.server_address[1], self.b.server_address[1]
         block = f"""
             log_format up '$request_uri $upstream_addr $upstream_status '
@@ -203,6 +241,8 @@ class ProxyCore(PorticoTestCase):
             upstream ka {{ server 127.0.0.1:{pb}; keepalive 4; }}
             upstream pair {{ server 127.0.0.1:{self.dead};
                             server 127.0.0.1:{pa}; }}
+            upstream oneshot {{ server 127.0.0.1:{self.oneshot.port};
+                               keepalive 2; }}
             upstream flaky {{ server 127.0.0.1:{pb}; server 127.0.0.1:{pa}; }}
             server {{
                 listen 127.0.0.1:@PORT@;
@@ -242,6 +282,12 @@ class ProxyCore(PorticoTestCase):
                     if ($arg_x) {{ add_header X-If yes; }} }}
                 location /retry/ {{ proxy_next_upstream error http_503;
                     proxy_pass http://flaky/status/; }}
+                location /oneshot {{ proxy_http_version 1.1;
+                    proxy_set_header Connection "";
+                    proxy_pass http://oneshot; }}
+                location /oneshot_post {{ proxy_http_version 1.1;
+                    proxy_set_header Connection "";
+                    proxy_pass http://oneshot; }}
                 location /pair {{ proxy_pass http://pair; }}
                 location /intercept/ {{ proxy_intercept_errors on;
                     proxy_pass http://127.0.0.1:{pa}/status/; }}
@@ -604,6 +650,22 @@ class ProxyCore(PorticoTestCase):
         self.assertEqual(len(seen), 6)
         self.assertEqual(len({s["peer"] for s in seen}), 1, seen)
         self.assertNotIn("Connection", dict(seen[0]["headers"]))
+
+    def test_cached_connection_closed_by_origin(self):
+        # a GET that meets a dropped kept-alive connection is sent again
+        # on a fresh one
+        self.assertEqual(self.get("/oneshot").body, b"first")
+        self.assertEqual(self.get("/oneshot").body, b"first")
+        self.assertEqual(self.oneshot.connections, 2)
+        # a POST is not: it may have had its effect (502)
+        c = RawClient(self.inst.port, timeout=15)
+        try:
+            c.send(b"POST /oneshot_post HTTP/1.1\r\nHost: t\r\n"
+                   b"Content-Length: 2\r\n\r\nhi")
+            r = c.response()
+        finally:
+            c.close()
+        self.assertEqual(r.status, 502)
 
     def test_intercept_errors(self):
         r = self.get("/intercept/404")
