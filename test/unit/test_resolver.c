@@ -534,6 +534,9 @@ send_forgeries(stub_t *s, const pkt_t *real, size_t qend,
             f.n = 5;
             break;
         default:
+            if (real->b[7] != 1) {
+                continue;                   /* no answer to cut */
+            }
             f.n = qend + 4 + 3;             /* answer cut, TC clear */
         }
         ck_assert_int_eq(sendto(s->c->fd, f.b, f.n, 0, from, flen),
