@@ -235,7 +235,8 @@ class ProxyCore(PorticoTestCase):
         pa, pb = self.a.server_address[1], self.b.server_address[1]
         block = f"""
             log_format up '$request_uri $upstream_addr $upstream_status '
-                          '$upstream_response_length $proxy_host';
+                          '$upstream_response_length $proxy_host '
+                          '$upstream_http_x_origin';
             access_log logs/access.log up;
             upstream be {{ server 127.0.0.1:{pb}; }}
             upstream ka {{ server 127.0.0.1:{pb}; keepalive 4; }}
@@ -620,7 +621,7 @@ class ProxyCore(PorticoTestCase):
         pa = self.a.server_address[1]
         line = self.wait_access("/logged")
         self.assertEqual(line, f"/logged 127.0.0.1:{pa} 200 9 "
-                               f"127.0.0.1:{pa}")
+                               f"127.0.0.1:{pa} a")
 
     def test_client_keepalive(self):
         c = RawClient(self.inst.port, timeout=15)
