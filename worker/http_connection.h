@@ -9,6 +9,7 @@
 #include "common/pt_types.h"
 #include "http_core.h"
 #include "http_request.h"
+#include "proxy_protocol.h"
 
 typedef struct {
     pt_http_addr_t     *addr;          /* listen address: its servers */
@@ -21,6 +22,11 @@ typedef struct {
     pt_msec_t           keepalive_min; /* grace when the worker stops */
     pt_msec_t           lingering_deadline;
     pt_msec_t           lingering_timeout;
+    pt_proxy_protocol_t *proxy_protocol;  /* the PROXY header's addresses
+                                          (c->pool); NULL: none came */
+    void               *realip;        /* the realip module's saved peer
+                                          address while the current
+                                          request has another (r->pool) */
 } pt_http_connection_t;
 
 /* Where a request is, for $status of requests that never got one and for
@@ -50,6 +56,9 @@ int pt_http_send_continue(pt_http_request_t *r);
 int pt_http_discarding_body(pt_http_request_t *r);
 
 void pt_http_wait_request_handler(pt_event_t *ev);
+/* Reads the PROXY header first on a proxy_protocol listener
+ * (worker/http_proxy_protocol.c), then goes on as the one above. */
+void pt_http_proxy_protocol_handler(pt_event_t *ev);
 void pt_http_close_connection(pt_connection_t *c);
 void pt_http_release_buffer(pt_connection_t *c);
 void pt_http_free_request(pt_http_request_t *r);

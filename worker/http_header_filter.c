@@ -135,7 +135,10 @@ decide_keepalive(pt_http_request_t *r)
     }
     if (pt_worker_exiting || clcf->keepalive_timeout == 0
         || c->requests >= clcf->keepalive_requests
-        || r->headers_in.msie6 || r->reading_body || !r->keepalive)
+        /* keepalive_disable msie6 (nginx's default): old MSIE loses
+         * POST bodies on a reused connection, so only a POST closes */
+        || (r->headers_in.msie6 && r->method == PT_HTTP_POST)
+        || r->reading_body || !r->keepalive)
     {
         r->keepalive = 0;
     }
@@ -314,7 +317,8 @@ header_filter(pt_http_request_t *r)
           + sizeof("Location: \r\n") + loc_prefix_len
           + sizeof("Transfer-Encoding: chunked\r\n")
           + sizeof("Connection: keep-alive\r\n")
-          + sizeof("Keep-Alive: timeout=\r\n") + PT_INT64_LEN + 2;
+          + sizeof("Keep-Alive: timeout=\r\n") + PT_INT64_LEN + 2
+          + sizeof("Vary: Accept-Encoding\r\n");
     h = out->headers.elts;
     for (i = 0; i < out->headers.nelts; i++) {
         if (h[i].hash != 0) {
@@ -393,6 +397,10 @@ header_filter(pt_http_request_t *r)
         }
     } else {
         p = PUT_LIT(p, "Connection: close\r\n");
+    }
+    if (r->gzip_vary) {
+        /* set by the gzip modules when gzip_vary is on (nginx's place) */
+        p = PUT_LIT(p, "Vary: Accept-Encoding\r\n");
     }
 
     for (i = 0; i < out->headers.nelts; i++) {

@@ -19,6 +19,7 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_proxy.h"
+#include "http_proxy_rewrite.h"
 #include "http_request.h"
 #include "http_script.h"
 #include "http_upstream.h"
@@ -496,6 +497,7 @@ set_pass(pt_conf_t *cf, pt_command_t *cmd, void *conf)
         {
             return PT_CONF_ERROR;
         }
+        pt_http_proxy_rewrite_pass(cf, NULL);
         return PT_CONF_OK;
     }
     if (url->len >= 8 && pt_strncasecmp(url->data, (u_char *) "https://", 8)
@@ -530,7 +532,11 @@ set_pass(pt_conf_t *cf, pt_command_t *cmd, void *conf)
         return PT_CONF_ERROR;
     }
     plcf->upstream = pt_http_upstream_add(cf, &host, 80);
-    return plcf->upstream == NULL ? PT_CONF_ERROR : PT_CONF_OK;
+    if (plcf->upstream == NULL) {
+        return PT_CONF_ERROR;
+    }
+    pt_http_proxy_rewrite_pass(cf, url);
+    return PT_CONF_OK;
 }
 
 static char *

@@ -145,7 +145,9 @@ pt_http_init_connection(pt_connection_t *c)
     /* the request's copy of it adds the context: an idle connection
      * keeps no log of its own */
     hc->log = c->log;
-    c->read->handler = pt_http_wait_request_handler;
+    c->read->handler = hc->addr->proxy_protocol
+                       ? pt_http_proxy_protocol_handler
+                       : pt_http_wait_request_handler;
     c->write->handler = pt_event_empty_handler;
 
     scf = hc->addr->default_server->ctx->srv_conf[pt_http_core_module.index];
@@ -154,7 +156,7 @@ pt_http_init_connection(pt_connection_t *c)
 
     /* the first bytes may be here already (deferred accept, or a fast
      * client): epoll reports them too, but trying now saves a wait */
-    pt_http_wait_request_handler(c->read);
+    c->read->handler(c->read);
 }
 
 /* Release the head buffer of an idle connection: an idle keep-alive
@@ -690,7 +692,14 @@ header_user_agent(pt_http_request_t *r, pt_table_elt_t *h, size_t offset)
     msie = memmem(h->value.data, h->value.len, "MSIE ", 5);
     if (msie != NULL && msie + 7 < h->value.data + h->value.len) {
         r->headers_in.msie = 1;
-        if (msie[5] == '6' && msie[6] == '.') {
+        /* nginx's "msie6": MSIE 4, 5 and 6, but not 6 with SV1 (XP SP2,
+         * whose gzip and keep-alive work) */
+        if (msie[6] == '.' && (msie[5] == '4' || msie[5] == '5'
+                               || (msie[5] == '6'
+                                   && memmem(msie + 8, (size_t) (h->value.data
+                                             + h->value.len - msie - 8),
+                                             "SV1", 3) == NULL)))
+        {
             r->headers_in.msie6 = 1;
         }
     }

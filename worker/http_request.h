@@ -257,6 +257,11 @@ struct pt_http_request_s {
     unsigned                 add_uri_to_alias:1;
     unsigned                 headers_done:1;
     unsigned                 http_state:4;
+    /* gzip negotiation (worker/http_gzip_filter.c): "Vary:
+     * Accept-Encoding" is due, the client was tested, and it takes gzip */
+    unsigned                 gzip_vary:1;
+    unsigned                 gzip_tested:1;
+    unsigned                 gzip_ok:1;
 };
 
 /* Per-request state of a module (r->ctx[module.index]). */

@@ -22,17 +22,12 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_proxy.h"
+#include "http_proxy_rewrite.h"
 #include "http_request.h"
 #include "timer.h"
 
 static void client_write(pt_http_request_t *r);
 
-/* proxy_redirect and proxy_cookie_* (worker/http_proxy_rewrite.c, built
- * in parallel): weak until that file is in the tree, so that a build
- * without it simply rewrites nothing. The one call site is in
- * copy_headers(). */
-int pt_http_proxy_rewrite_headers(pt_http_request_t *r, const pt_str_t *url)
-    __attribute__((weak));
 static void body_read(pt_proxy_ctx_t *ctx);
 
 static int
@@ -162,10 +157,10 @@ copy_headers(pt_proxy_ctx_t *ctx)
         note_known(r, o);
     }
     r->headers_out.content_length_n = in->chunked ? -1 : in->content_length_n;
-    if (pt_http_proxy_rewrite_headers != NULL
-        && pt_http_proxy_rewrite_headers(r, ctx->conf->pass_cv != NULL
-                                            ? NULL : &ctx->conf->url)
-           != PT_OK)
+    /* proxy_redirect, proxy_cookie_* */
+    if (pt_http_proxy_rewrite_headers(r, ctx->conf->pass_cv != NULL
+                                         ? NULL : &ctx->conf->url)
+        != PT_OK)
     {
         return PT_ERROR;
     }

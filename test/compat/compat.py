@@ -5,7 +5,8 @@ real nginx and then by Portico, from the same configuration text, on the
 same 127.0.0.1 ports, with the same document root; each request goes over
 a raw socket to both, and the answers are compared: the status line,
 every header but Date (as a multiset: names case-insensitive, the order of
-repeated names kept) and the body. Normalised first: the Server value and
+repeated names kept) and the body (a gzip-encoded body decompressed: the
+encoders' bytes differ, their content may not). Normalised first: the Server value and
 the product name in built-in pages (README Differences #6; with the
 Content-Length they change, for HEAD too, through the same request made
 with GET), multipart boundaries, and an Expires that is relative to now
@@ -21,6 +22,16 @@ world-readable temporary prefix holding the document root (html/, built
 by build_tree, every mtime 1700000000) and the configurations; a case's
 @PORT@, @PORT2@ ... are free ports (the same for both servers), @HTML@ the
 document root, @PREFIX@ the prefix. Servers are stopped by their pid.
+
+Proxy cases: @ORIGIN@ is the port of echo_origin.py, a tiny origin this
+script starts (one per run, for both servers) whose answer body is the
+request it received, byte for byte; @DEAD@ a port nothing listens on. A
+case whose .conf has the line "# compat: pending" is skipped for Portico
+(reported, not failed) while `portico -t` rejects its configuration; nginx
+still serves it and every request must get an answer from nginx (and the
+status of `expect=`). Once Portico accepts the file the case is compared
+like any other, with no change here; deleting the line makes a rejection
+fail.
 
     python3 test/compat/compat.py [-v] [-k CASE[/REQUEST]] [--show]
 
@@ -48,20 +59,43 @@ Options:
   port=N   send it to the case's Nth port (@PORTN@; default the first)
   heads=N,M  the Nth, Mth final answers are to HEAD requests (pipelines;
            the first is when the request starts with HEAD)
+  expect=N nginx's first answer must have status N (a check of the case
+           itself, made whether Portico runs it or not)
+  tls[=V]  speak TLS on that port (V: 1.2 or 1.3 pins the version; no
+           certificate check); the first answer gets a pseudo header
+           "X-Compat-TLS: VERSION cert=NAME" (the name of the test
+           certificate the server presented), compared like the others
+  sni=NAME send NAME as the TLS server name (implies tls; without it no
+           server name is sent); neither goes with shut
+
+TLS cases: @CERT@/@KEY@ (ECDSA P-256, "a.test"; SANs a.test, localhost,
+127.0.0.1) and @CERT2@/@KEY2@ (ECDSA P-256, "b.test") are made at run time
+with the openssl CLI by test/integration/tls_certs.py, from one test CA,
+into the prefix, only when a case uses them.
 """
 
 import argparse
 import calendar
 import email.utils
+import gzip
+import hashlib
 import os
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
+
+import echo_origin
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "integration"))
+import tls_certs  # noqa: E402  (test/integration/tls_certs.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -76,6 +110,7 @@ MTIME = 1700000000            # every file and directory: 14 Nov 2023 22:13:20
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 PROBE = b"GET /probe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+PENDING = "# compat: pending"
 
 
 # ---------------------------------------------------------------- cases
@@ -90,6 +125,15 @@ class Request:
         self.shut = "shut" in opts
         self.timeout = float(opts.get("timeout", 3))
         self.port = int(opts.get("port", 1))
+        self.expect = int(opts["expect"]) if "expect" in opts else None
+        self.sni = opts.get("sni") or None
+        self.tls = "tls" in opts or self.sni is not None
+        self.tls_version = opts.get("tls") or None
+        if self.tls_version not in (None, "1.2", "1.3"):
+            raise ValueError(f"{self.id}: tls= takes 1.2 or 1.3")
+        if self.tls and self.shut:
+            # a half-close would end the TLS layer, not just the writing
+            raise ValueError(f"{self.id}: shut does not go with tls")
         if self.probe:
             self.data += PROBE
         # the final answers (1, 2, ...) that answer a HEAD request
@@ -113,6 +157,7 @@ class Case:
         self.name = name
         self.conf = conf
         self.requests = requests
+        self.pending = any(ln.strip() == PENDING for ln in conf.split("\n"))
         n = 1
         while f"@PORT{n + 1}@" in conf:
             n += 1
@@ -190,7 +235,7 @@ def parse_requests(text, case, path):
                 k, _, v = w.partition("=")
                 opts[k] = v
             bad = set(opts) - {"raw", "nohost", "probe", "shut", "timeout",
-                               "port", "heads"}
+                               "port", "heads", "expect", "tls", "sni"}
             if bad:
                 raise ValueError(f"{path}:{lineno}: unknown option {bad}")
             cur = (words[0], opts, [], lineno)
@@ -226,6 +271,12 @@ def load_cases(directory=None):
 
 
 # ---------------------------------------------------------------- the tree
+
+# Text for the gzip cases: deterministic, compressible, not repetitive.
+GZ_TEXT = b"".join(b"<p>line %d: the %s fox jumps over %d lazy dogs</p>\n"
+                   % (i, (b"quick", b"brown", b"red", b"slow")[i * 7 % 4],
+                      i * i % 97) for i in range(300))
+
 
 def tree_files():
     """The document root: path -> bytes (a path ending in / is a
@@ -278,6 +329,14 @@ def tree_files():
         "x.php": b"<?php echo 1; ?>\n",
         "docs/guide.txt": b"guide\n",
         "docs/index.htm": b"<p>docs</p>\n",
+        "gz/page.html": GZ_TEXT,
+        "gz/page.txt": GZ_TEXT,
+        "gz/data.json": GZ_TEXT[:3000],
+        "gz/pic.png": GZ_TEXT[:2000],
+        "gz/tiny.txt": b"tiny text\n",
+        "gz/pre.html": GZ_TEXT[:4000],
+        "gz/pre.html.gz": gzip.compress(b"pre " + GZ_TEXT[:4000], 9,
+                                        mtime=0),
     }
     return f
 
@@ -494,6 +553,28 @@ def parse_one(buf, head, eof):
     return r, b""
 
 
+TLS_NAMES = {}      # SHA-256 of a test certificate (DER) -> its name
+
+
+def tls_context(version):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version is not None:
+        v = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+        ctx.minimum_version = ctx.maximum_version = v[version]
+    return ctx
+
+
+def tls_wrap(s, req):
+    """(TLS socket, its "X-Compat-TLS" value) or raises OSError."""
+    t = tls_context(req.tls_version).wrap_socket(
+        s, server_hostname=req.sni)
+    der = t.getpeercert(binary_form=True) or b""
+    name = TLS_NAMES.get(hashlib.sha256(der).hexdigest(), "unknown")
+    return t, f"{t.version()} cert={name}"
+
+
 def exchange(port, req):
     """The answers to req: a list of Response, ended (when the request
     is a probe one, or no final response came) by one of the strings
@@ -505,6 +586,14 @@ def exchange(port, req):
         s = socket.create_connection(("127.0.0.1", port), timeout=req.timeout)
     except OSError as e:
         return [f"connect failed: {e}"]
+    tls_info = None
+    if req.tls:
+        try:
+            s, tls_info = tls_wrap(s, req)
+        except (OSError, ssl.SSLError) as e:
+            s.close()
+            why = getattr(e, "reason", None) or type(e).__name__
+            return [f"tls handshake failed: {why}"]
     buf = b""
     eof = False
     try:
@@ -518,6 +607,8 @@ def exchange(port, req):
             try:
                 finals = sum(1 for a in out if a.status >= 200)
                 r, buf = parse_one(buf, finals + 1 in req.heads, eof)
+                if tls_info is not None and not out:
+                    r.headers.append(("X-Compat-TLS", tls_info))
                 out.append(r)
                 if r.status >= 200 and not req.probe:
                     return out
@@ -541,8 +632,8 @@ def exchange(port, req):
                 chunk = s.recv(65536)
             except socket.timeout:
                 continue
-            except ConnectionResetError:
-                chunk = b""
+            except (ConnectionResetError, ssl.SSLError):
+                chunk = b""       # a TLS close without close_notify too
             if not chunk:
                 eof = True
             buf += chunk
@@ -574,6 +665,12 @@ class Norm:
             return
         self.status = answer.status_line
         body = answer.body
+        if answer.header("content-encoding") == "gzip" and body:
+            # encoders differ in their bytes: compare what they decode to
+            try:
+                body = b"gzip:" + gzip.decompress(body)
+            except (OSError, EOFError, zlib.error):
+                body = b"gzip, undecodable:" + body
         body2 = CENTER_RE.sub(
             lambda m: b"<center>SERVER" + (b"/V" if m.group(2) else b"") +
             b"</center>", body)
@@ -763,6 +860,8 @@ class Report:
     def __init__(self):
         self.results = []
         self.errors = []                # list of strings
+        self.skipped = []               # (case, why): pending, nginx only
+        self.nginx_only = 0             # requests served by nginx only
         self.seconds = 0.0
 
     @property
@@ -780,8 +879,12 @@ class Report:
         return [r for r in self.results if r.problem]
 
     def summary(self):
-        return (f"compat: {len(self.matching())} of {self.total} requests "
-                f"match, {len(self.accepted())} accepted differences")
+        s = (f"compat: {len(self.matching())} of {self.total} requests "
+             f"match, {len(self.accepted())} accepted differences")
+        if self.skipped:
+            s += (f"; {len(self.skipped)} pending case(s), "
+                  f"{self.nginx_only} requests, skipped for Portico")
+        return s
 
     def details(self, accepted=True):
         s = ""
@@ -792,6 +895,8 @@ class Report:
             for r in self.accepted():
                 s += (f"accepted {r.req.id}: {', '.join(r.fields)} "
                       f"({r.accepted.reason})\n")
+        for case, why in self.skipped:
+            s += f"skipped for Portico: {case} (pending: {why})\n"
         for e in self.errors:
             s += f"ERROR {e}\n"
         return s
@@ -832,9 +937,134 @@ def select(cases, only):
     return out
 
 
+def portico_rejects(prefix, conf_path):
+    """None when `portico -t` accepts the configuration, else its first
+    error line."""
+    try:
+        r = subprocess.run([PORTICO, "-t", "-p", prefix + "/", "-c",
+                            conf_path], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return "portico -t did not finish"
+    if r.returncode == 0:
+        return None
+    lines = r.stdout.decode(errors="replace").strip().splitlines()
+    return next((ln for ln in lines if "[emerg]" in ln),
+                lines[0] if lines else f"exit {r.returncode}")
+
+
+def expect_problem(req, answers, pending):
+    """Why nginx's answers do not fit the request's own checks, or None: the
+    status of expect=, and an HTTP answer in a pending case (which nothing
+    else checks while Portico skips it)."""
+    finals = [a for a in answers
+              if not isinstance(a, Response) or a.status >= 200]
+    first = finals[0] if finals else "no answer"
+    if not isinstance(first, Response):
+        if pending or req.expect is not None:
+            return f"nginx gave no HTTP answer ({first})"
+        return None
+    if req.expect is not None and first.status != req.expect:
+        return f"nginx answered {first.status}, the case expects {req.expect}"
+    return None
+
+
+def judge(req, a, b, diffs):
+    res = Result(req, a, b)
+    d = diffs.get(req.id)
+    if res.fields:
+        if d is None:
+            res.problem = ("differs in " + ", ".join(res.fields) +
+                           " (not in differences.txt)")
+        else:
+            why = d.accepts(res.fields, a, b)
+            if why:
+                res.problem = f"{d.where}: {why}"
+            else:
+                res.accepted = d
+    elif d is not None:
+        res.problem = (f"{d.where}: listed as a difference but "
+                       f"both answer the same (stale entry)")
+    return res
+
+
+def write_case(case, prefix, html, extra):
+    """The case's configuration with its placeholders filled in: (path,
+    ports)."""
+    ports = free_ports(case.nports)
+    text = case.conf
+    for i in range(case.nports, 0, -1):
+        text = text.replace("@PORT%s@" % (i if i > 1 else ""),
+                            str(ports[i - 1]))
+    text = text.replace("@HTML@", html).replace("@PREFIX@", prefix)
+    for k, v in extra.items():
+        text = text.replace(k, str(v))
+    conf_path = os.path.join(prefix, "conf", case.name + ".conf")
+    with open(conf_path, "w") as f:
+        f.write(text)
+    return conf_path, ports
+
+
+def run_case(case, prefix, conf_path, ports, diffs, report, out):
+    """Serves the case by nginx, then by Portico unless it is pending and
+    Portico rejects it; appends to report."""
+    ngx = run_server(NGINX, "nginx", prefix, conf_path, ports, case.requests)
+    for req, a in zip(case.requests, ngx):
+        bad = expect_problem(req, a, case.pending)
+        if bad:
+            report.errors.append(f"{req.id}: {bad}")
+    why = portico_rejects(prefix, conf_path) if case.pending else None
+    if why:
+        report.skipped.append((case.name, why))
+        report.nginx_only += len(case.requests)
+        for req, a in zip(case.requests, ngx):
+            if out.verbose:
+                out.stream.write(f"{'nginx':8} {req.id}  (pending)\n")
+            if out.show:
+                out.stream.write(f"--- {req.id}: {req.data[:300]!r}\n  nginx:\n"
+                                 + "".join(Norm(x).show() for x in a))
+        return
+    pt = run_server(PORTICO, "portico", prefix, conf_path, ports,
+                    case.requests)
+    for req, a, b in zip(case.requests, ngx, pt):
+        res = judge(req, a, b, diffs)
+        report.results.append(res)
+        if out.verbose:
+            verdict = ("ok" if not res.fields else
+                       "FAIL" if res.problem else "accepted")
+            what = "  " + ", ".join(res.fields) if res.fields else ""
+            out.stream.write(f"{verdict:8} {req.id}{what}\n")
+        if out.show:
+            out.stream.write(f"--- {req.id}: {req.data[:300]!r}\n" +
+                             res.show())
+
+
+class Output:
+    def __init__(self, verbose, show, stream):
+        self.verbose, self.show, self.stream = verbose, show, stream
+
+
+def make_certs(prefix):
+    """The TLS cases' certificates (see the module docstring): their
+    placeholders, each certificate known to TLS_NAMES by its name."""
+    ca = tls_certs.CertAuthority(prefix)
+    out = {}
+    for n, name, sans in (("", "a.test", ("a.test", "localhost",
+                                          "127.0.0.1")),
+                          ("2", "b.test", ("b.test",))):
+        pair = ca.server(name, sans, kind="ecdsa")
+        out[f"@CERT{n}@"], out[f"@KEY{n}@"] = pair.chain, pair.key
+        with open(pair.cert) as f:
+            der = ssl.PEM_cert_to_DER_cert(f.read())
+        TLS_NAMES[hashlib.sha256(der).hexdigest()] = name
+    return out
+
+
 def run(only=None, verbose=False, show=False, stream=sys.stdout):
     t0 = time.monotonic()
     report = Report()
+    out = Output(verbose, show, stream)
     cases = select(load_cases(), only)
     diffs = load_differences()
     known = {r.id for c in load_cases() for r in c.requests}
@@ -842,56 +1072,28 @@ def run(only=None, verbose=False, show=False, stream=sys.stdout):
         if d.request not in known:
             report.errors.append(f"{d.where}: no request {d.request}")
     prefix = tempfile.mkdtemp(prefix="portico-compat-")
+    origin = None
     try:
         os.chmod(prefix, 0o755)
         os.makedirs(os.path.join(prefix, "logs"))
         os.makedirs(os.path.join(prefix, "conf"))
         html = os.path.join(prefix, "html")
         build_tree(html)
+        extra = {}
+        if any("@ORIGIN@" in c.conf or "@DEAD@" in c.conf for c in cases):
+            origin = echo_origin.EchoOrigin()
+            extra = {"@ORIGIN@": origin.port, "@DEAD@": free_ports(1)[0]}
+        if any("@CERT" in c.conf for c in cases):
+            extra.update(make_certs(prefix))
         for case in cases:
-            ports = free_ports(case.nports)
-            text = case.conf
-            for i in range(case.nports, 0, -1):
-                text = text.replace("@PORT%s@" % (i if i > 1 else ""),
-                                    str(ports[i - 1]))
-            text = text.replace("@HTML@", html).replace("@PREFIX@", prefix)
-            conf_path = os.path.join(prefix, "conf", case.name + ".conf")
-            with open(conf_path, "w") as f:
-                f.write(text)
+            conf_path, ports = write_case(case, prefix, html, extra)
             try:
-                ngx = run_server(NGINX, "nginx", prefix, conf_path, ports,
-                                    case.requests)
-                pt = run_server(PORTICO, "portico", prefix, conf_path,
-                                   ports, case.requests)
+                run_case(case, prefix, conf_path, ports, diffs, report, out)
             except RuntimeError as e:
                 report.errors.append(f"case {case.name}: {e}")
-                continue
-            for req, a, b in zip(case.requests, ngx, pt):
-                res = Result(req, a, b)
-                d = diffs.get(req.id)
-                if res.fields:
-                    if d is None:
-                        res.problem = ("differs in " + ", ".join(res.fields) +
-                                       " (not in differences.txt)")
-                    else:
-                        why = d.accepts(res.fields, a, b)
-                        if why:
-                            res.problem = f"{d.where}: {why}"
-                        else:
-                            res.accepted = d
-                elif d is not None:
-                    res.problem = (f"{d.where}: listed as a difference but "
-                                   f"both answer the same (stale entry)")
-                report.results.append(res)
-                if verbose:
-                    verdict = ("ok" if not res.fields else
-                               "FAIL" if res.problem else "accepted")
-                    what = "  " + ", ".join(res.fields) if res.fields else ""
-                    stream.write(f"{verdict:8} {req.id}{what}\n")
-                if show:
-                    stream.write(f"--- {req.id}: {req.data[:300]!r}\n" +
-                                 res.show())
     finally:
+        if origin is not None:
+            origin.stop()
         closed = os.path.join(prefix, "html", "closed")
         if os.path.isdir(closed):
             os.chmod(closed, 0o755)       # or rmtree cannot enter it
