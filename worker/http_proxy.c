@@ -988,7 +988,9 @@ pt_http_proxy_handler(pt_http_request_t *r)
         if (rc == PT_OK) {
             body_ready(r);
         }
-    } else if (plcf->pass_request_body && plcf->body == NULL) {
+    } else if (plcf->body == NULL) {
+        /* as nginx, also with proxy_pass_request_body off: the body is
+         * read, and its length sent without it */
         rc = pt_http_read_client_request_body(r, body_ready);
     } else {
         rc = pt_http_discard_request_body(r);

@@ -190,11 +190,14 @@ note_header(pt_proxy_headers_in_t *h, pt_table_elt_t *e)
             h->content_length = e;
         }
         break;
+    case 15:
+        if (name_is(&e->key, "x-accel-charset")) {
+            h->x_accel_charset = e;
+        }
+        break;
     case 16:
         if (name_is(&e->key, "x-accel-redirect")) {
             h->x_accel_redirect = e;
-        } else if (name_is(&e->key, "x-accel-charset")) {
-            h->x_accel_charset = e;
         }
         break;
     case 17:

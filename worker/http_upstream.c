@@ -236,12 +236,15 @@ prepare_body(pt_proxy_ctx_t *ctx)
         ctx->body_length = (off_t) v.len;
         return PT_OK;
     }
-    if (!ctx->conf->pass_request_body || rb == NULL
+    if (rb == NULL
         || (r->headers_in.content_length_n < 0 && !r->headers_in.chunked))
     {
         return PT_OK;
     }
     ctx->body_length = rb->received;
+    if (!ctx->conf->pass_request_body) {
+        return PT_OK;
+    }
     if (rb->temp_fd != -1) {
         ctx->body_fd = rb->temp_fd;
         ctx->body_file_size = rb->temp_size;

@@ -594,8 +594,7 @@ body_done(pt_proxy_ctx_t *ctx)
 }
 
 /* proxy_limit_rate: how long reading must pause for the bytes read so
- * far to stay within the rate (a second's worth may come at once, as
- * nginx); 0 to read now. */
+ * far to stay within the rate; 0 to read now. */
 static pt_msec_t
 rate_delay(pt_proxy_ctx_t *ctx)
 {
@@ -605,7 +604,7 @@ rate_delay(pt_proxy_ctx_t *ctx)
         return 0;
     }
     allowed = (off_t) ctx->limit_rate
-              * (pt_current_msec - ctx->start_msec + 1000) / 1000;
+              * (pt_current_msec - ctx->start_msec) / 1000;
     if (ctx->state->bytes_received < allowed) {
         return 0;
     }
