@@ -350,6 +350,50 @@ merge_pass(pt_http_proxy_loc_conf_t *conf, pt_http_proxy_loc_conf_t *prev)
     conf->pass_set = 1;
 }
 
+/* nginx's rules between the buffer sizes, in its words. */
+static char *
+check_buffers(pt_conf_t *cf, pt_http_proxy_loc_conf_t *conf)
+{
+    size_t size = pt_max(conf->buffer_size, conf->bufs_size);
+
+    if (conf->bufs_num < 2) {
+        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "there must be at least 2 "
+                          "\"proxy_buffers\"");
+        return PT_CONF_ERROR;
+    }
+    if (conf->busy_buffers_size < size) {
+        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "\"proxy_busy_buffers_size\" "
+                          "must be equal to or greater than the maximum of "
+                          "the value of \"proxy_buffer_size\" and one of "
+                          "the \"proxy_buffers\"");
+        return PT_CONF_ERROR;
+    }
+    if (conf->busy_buffers_size >= (conf->bufs_num - 1) * conf->bufs_size) {
+        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "\"proxy_busy_buffers_size\" "
+                          "must be less than the size of all "
+                          "\"proxy_buffers\" minus one buffer");
+        return PT_CONF_ERROR;
+    }
+    if (conf->temp_file_write_size < size) {
+        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "\"proxy_temp_file_write_"
+                          "size\" must be equal to or greater than the "
+                          "maximum of the value of \"proxy_buffer_size\" "
+                          "and one of the \"proxy_buffers\"");
+        return PT_CONF_ERROR;
+    }
+    if (conf->max_temp_file_size != 0
+        && conf->max_temp_file_size < (off_t) size)
+    {
+        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "\"proxy_max_temp_file_size\" "
+                          "must be equal to zero to disable temporary files "
+                          "usage or must be equal to or greater than the "
+                          "maximum of the value of \"proxy_buffer_size\" "
+                          "and one of the \"proxy_buffers\"");
+        return PT_CONF_ERROR;
+    }
+    return PT_CONF_OK;
+}
+
 static char *
 merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
 {
@@ -422,12 +466,7 @@ merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
         conf->transparent = prev->transparent;
     }
     pt_conf_merge_size(conf->limit_rate, prev->limit_rate, 0);
-    if (conf->bufs_num < 2) {
-        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "there must be at least 2 "
-                          "\"proxy_buffers\"");
-        return PT_CONF_ERROR;
-    }
-    return PT_CONF_OK;
+    return check_buffers(cf, conf);
 }
 
 /* "host:port" -> the Host header nginx sends ($proxy_host) and the port

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -340,6 +341,32 @@ use_connection(pt_proxy_ctx_t *ctx, pt_connection_t *c)
     ctx->write_handler = send_request;
 }
 
+/* A proxy_bind address: an IP without a port binds to any port. */
+static int
+local_addr(const pt_str_t *v, pt_addr_t *a, const char **err)
+{
+    struct sockaddr_in  *sin = (struct sockaddr_in *) &a->sockaddr;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &a->sockaddr;
+    char                 text[64];
+
+    memset(a, 0, sizeof(*a));
+    if (v->len < sizeof(text)) {
+        memcpy(text, v->data, v->len);
+        text[v->len] = '\0';
+        if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
+            sin->sin_family = AF_INET;
+            a->socklen = sizeof(struct sockaddr_in);
+            return PT_OK;
+        }
+        if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1) {
+            sin6->sin6_family = AF_INET6;
+            a->socklen = sizeof(struct sockaddr_in6);
+            return PT_OK;
+        }
+    }
+    return pt_inet_parse_listen(v, a, err);
+}
+
 /* proxy_bind: bind the socket before connect. PT_OK, or PT_ERROR (logged). */
 static int
 bind_local(pt_proxy_ctx_t *ctx, int fd, int family)
@@ -358,7 +385,7 @@ bind_local(pt_proxy_ctx_t *ctx, int fd, int family)
     if (v.len == 0) {
         return PT_OK;
     }
-    if (pt_inet_parse_listen(&v, &a, &err) != PT_OK
+    if (local_addr(&v, &a, &err) != PT_OK
         || a.sockaddr.ss_family != family)
     {
         pt_log_error(PT_LOG_ERR, &ctx->log, 0, "invalid local address \"%.*s\"",

@@ -457,7 +457,7 @@ spill_buffer(pt_proxy_ctx_t *ctx)
             return NULL;
         }
         pt_log_error(PT_LOG_WARN, &ctx->log, 0, "an upstream response is "
-                     "buffered to a temporary file");
+                     "buffered to a temporary file %s", f->name.data);
     }
     ctx->spill->pos = ctx->spill->last = ctx->spill->start;
     return ctx->spill;
