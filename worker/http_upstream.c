@@ -58,7 +58,7 @@ log_context(pt_log_t *log, u_char *p, u_char *end)
         p = pt_slprintf(p, end, ", request: \"%.*s\"",
                         (int) r->request_line.len, r->request_line.data);
     }
-    if (name != NULL && ctx->u->peer.sockaddr != NULL) {
+    if (name != NULL) {
         p = pt_slprintf(p, end, ", upstream: \"%.*s%.*s%s%.*s\"",
                         (int) ctx->schema.len, ctx->schema.data,
                         (int) name->len, name->data,
@@ -472,11 +472,13 @@ connect_peer(pt_proxy_ctx_t *ctx)
         ctx->state->peer = *pc->name;
     }
     if (rc == PT_BUSY) {
-        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "no live upstreams");
         pt_str_set(&ctx->state->peer, "");
         if (u->upstream != NULL) {
+            /* nginx names the group: in $upstream_addr and the log */
             ctx->state->peer = u->upstream->host;
+            pc->name = &u->upstream->host;
         }
+        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "no live upstreams");
         next_upstream(ctx, PT_PROXY_FT_NOLIVE);
         return;
     }
