@@ -208,15 +208,21 @@ io_error(pt_connection_t *c, int sslerr, const char *call)
                      c->addr_text.data);
         return;
     }
-    if (sslerr == SSL_ERROR_SYSCALL && e == 0) {
-        if (err == 0) {
+    /* nothing queued: the peer went away (an EOF, a close_notify, a
+     * reset) in the middle, its doing and no failure of ours */
+    if (e == 0) {
+        if (err == 0 && (sslerr == SSL_ERROR_SYSCALL
+                         || !((pt_tls_t *) c->tls)->done))
+        {
             pt_log_error(PT_LOG_INFO, c->log, 0, "peer closed connection in "
                          "SSL handshake, client: %.*s",
                          (int) c->addr_text.len, c->addr_text.data);
             return;
         }
-        pt_conn_error(c, err, call);
-        return;
+        if (err != 0) {
+            pt_conn_error(c, err, call);
+            return;
+        }
     }
     if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SSL) {
         conn_error(c, PT_LOG_INFO, call);
