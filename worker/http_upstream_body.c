@@ -360,9 +360,12 @@ busy_full(pt_proxy_ctx_t *ctx, pt_chain_t *out)
             }
             prev = cl->buf->shadow;
             size += (size_t) (prev->end - prev->start);
+            if (size >= ctx->conf->busy_size) {
+                return 1;
+            }
         }
     }
-    return size >= ctx->conf->busy_size;
+    return 0;
 }
 
 /* The raw buffer to read into next, or NULL when all are taken or, with
