@@ -361,20 +361,20 @@ check_buffers(pt_conf_t *cf, pt_http_proxy_loc_conf_t *conf)
                           "\"proxy_buffers\"");
         return PT_CONF_ERROR;
     }
-    if (conf->busy_buffers_size < size) {
+    if (conf->busy_size < size) {
         pt_conf_log_error(PT_LOG_EMERG, cf, 0, "\"proxy_busy_buffers_size\" "
                           "must be equal to or greater than the maximum of "
                           "the value of \"proxy_buffer_size\" and one of "
                           "the \"proxy_buffers\"");
         return PT_CONF_ERROR;
     }
-    if (conf->busy_buffers_size >= (conf->bufs_num - 1) * conf->bufs_size) {
+    if (conf->busy_size >= (conf->bufs_num - 1) * conf->bufs_size) {
         pt_conf_log_error(PT_LOG_EMERG, cf, 0, "\"proxy_busy_buffers_size\" "
                           "must be less than the size of all "
                           "\"proxy_buffers\" minus one buffer");
         return PT_CONF_ERROR;
     }
-    if (conf->temp_file_write_size < size) {
+    if (conf->temp_write_size < size) {
         pt_conf_log_error(PT_LOG_EMERG, cf, 0, "\"proxy_temp_file_write_"
                           "size\" must be equal to or greater than the "
                           "maximum of the value of \"proxy_buffer_size\" "
@@ -398,6 +398,7 @@ static char *
 merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
 {
     pt_http_proxy_loc_conf_t *prev = parent, *conf = child;
+    size_t                    size;
 
     merge_pass(conf, prev);
     if (merge_headers(cf, conf, prev) != PT_OK) {
@@ -449,13 +450,19 @@ merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
         conf->bufs_size = prev->bufs_num == PT_CONF_UNSET_UINT
                           ? 4096 : prev->bufs_size;
     }
+    /* unset ones stay unset, so that a level below with other buffer
+     * sizes gets defaults from its own, as nginx */
     pt_conf_merge_size(conf->busy_buffers_size, prev->busy_buffers_size,
-                       2 * pt_max(conf->buffer_size, conf->bufs_size));
+                       PT_CONF_UNSET_SIZE);
     pt_conf_merge_value(conf->max_temp_file_size, prev->max_temp_file_size,
                         1024 * 1024 * 1024);
     pt_conf_merge_size(conf->temp_file_write_size,
-                       prev->temp_file_write_size,
-                       2 * pt_max(conf->buffer_size, conf->bufs_size));
+                       prev->temp_file_write_size, PT_CONF_UNSET_SIZE);
+    size = 2 * pt_max(conf->buffer_size, conf->bufs_size);
+    conf->busy_size = conf->busy_buffers_size != PT_CONF_UNSET_SIZE
+                      ? conf->busy_buffers_size : size;
+    conf->temp_write_size = conf->temp_file_write_size != PT_CONF_UNSET_SIZE
+                            ? conf->temp_file_write_size : size;
     pt_conf_merge_str(conf->temp_path, prev->temp_path, "proxy_temp");
     if (pt_http_add_temp_path(cf, &conf->temp_path) != PT_CONF_OK) {
         return PT_CONF_ERROR;

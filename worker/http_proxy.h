@@ -94,9 +94,11 @@ typedef struct {
     size_t                       buffer_size;
     pt_uint_t                    bufs_num;
     size_t                       bufs_size;
-    size_t                       busy_buffers_size;
+    size_t                       busy_buffers_size;   /* as set, or */
     off_t                        max_temp_file_size;
-    size_t                       temp_file_write_size;
+    size_t                       temp_file_write_size;  /* unset */
+    size_t                       busy_size;        /* in effect: the */
+    size_t                       temp_write_size;  /* above or defaults */
     pt_str_t                     temp_path;
     pt_http_complex_value_t     *bind;       /* NULL: none or off */
     int                          bind_set;

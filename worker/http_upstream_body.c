@@ -1,9 +1,11 @@
 /*
  * The upstream response to the client: the head's headers copied into
  * headers_out, then the body relayed through the output filters with
- * memory bounded by proxy_buffer_size and proxy_buffers (the origin is
- * read no faster than the client takes it once they are full), de-chunked
- * on the way; and the byte tunnel of an upgraded (101) connection.
+ * memory bounded by proxy_buffer_size and proxy_buffers, at most
+ * proxy_busy_buffers_size of them waiting in the client's output (past
+ * that the origin's bytes go to the temp file, written in batches of
+ * proxy_temp_file_write_size, or the origin waits), de-chunked on the
+ * way; and the byte tunnel of an upgraded (101) connection.
  */
 #include <errno.h>
 #include <string.h>
@@ -337,7 +339,38 @@ raw_busy(pt_proxy_ctx_t *ctx, pt_chain_t *out, pt_buf_t *raw)
     return 0;
 }
 
-/* The raw buffer to read into next, or NULL when all are taken. */
+/* proxy_busy_buffers_size: do the memory buffers whose bytes wait in
+ * the client's output (busy, or this round's `out`) reach the limit?
+ * File ranges hold no buffer, so they do not count, as in nginx. A raw
+ * buffer counts whole, once per run of its descriptors. */
+static int
+busy_full(pt_proxy_ctx_t *ctx, pt_chain_t *out)
+{
+    pt_chain_t *lists[2] = { ctx->busy, out }, *cl;
+    pt_buf_t   *prev = NULL;
+    size_t      size = 0;
+    int         i;
+
+    for (i = 0; i < 2; i++) {
+        for (cl = lists[i]; cl != NULL; cl = cl->next) {
+            if (cl->buf->in_file || cl->buf->shadow == prev
+                || pt_buf_size(cl->buf) == 0)
+            {
+                continue;
+            }
+            prev = cl->buf->shadow;
+            size += (size_t) (prev->end - prev->start);
+            if (size >= ctx->conf->busy_size) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The raw buffer to read into next, or NULL when all are taken or, with
+ * proxy_buffering, when the busy ones reach proxy_busy_buffers_size (the
+ * read then goes to the temp file, or waits). */
 static pt_buf_t *
 read_buffer(pt_proxy_ctx_t *ctx, pt_chain_t *out)
 {
@@ -346,6 +379,9 @@ read_buffer(pt_proxy_ctx_t *ctx, pt_chain_t *out)
 
     if (b != NULL && b->last < b->end) {
         return b;
+    }
+    if (ctx->buffering && busy_full(ctx, out)) {
+        return NULL;
     }
     if (b != NULL && b->pos == b->last && !raw_busy(ctx, out, b)) {
         b->pos = b->last = b->start;
@@ -376,10 +412,10 @@ read_buffer(pt_proxy_ctx_t *ctx, pt_chain_t *out)
     return b;
 }
 
-/* A descriptor for [p, p + n) of raw, appended to *tail. */
-static int
-add_desc(pt_proxy_ctx_t *ctx, pt_chain_t ***tail, pt_buf_t *raw, u_char *p,
-         size_t n)
+/* A cleared descriptor from the free list (or r->pool), appended to
+ * *tail; NULL on allocation failure. */
+static pt_chain_t *
+get_desc(pt_proxy_ctx_t *ctx, pt_chain_t ***tail)
 {
     pt_chain_t *cl = ctx->free_desc;
     pt_buf_t   *b;
@@ -391,19 +427,34 @@ add_desc(pt_proxy_ctx_t *ctx, pt_chain_t ***tail, pt_buf_t *raw, u_char *p,
         cl = pt_alloc_chain_link(ctx->r->pool);
         b = pt_buf_calloc(ctx->r->pool);
         if (cl == NULL || b == NULL) {
-            return PT_ERROR;
+            return NULL;
         }
         cl->buf = b;
     }
     memset(b, 0, sizeof(*b));
+    cl->next = NULL;
+    **tail = cl;
+    *tail = &cl->next;
+    return cl;
+}
+
+/* A descriptor for [p, p + n) of raw, appended to *tail. */
+static int
+add_desc(pt_proxy_ctx_t *ctx, pt_chain_t ***tail, pt_buf_t *raw, u_char *p,
+         size_t n)
+{
+    pt_chain_t *cl = get_desc(ctx, tail);
+    pt_buf_t   *b;
+
+    if (cl == NULL) {
+        return PT_ERROR;
+    }
+    b = cl->buf;
     b->start = b->pos = p;
     b->end = b->last = p + n;
     b->temporary = 1;
     b->shadow = raw;
     b->tag = ctx;
-    cl->next = NULL;
-    **tail = cl;
-    *tail = &cl->next;
     ctx->state->response_length += (off_t) n;
     return PT_OK;
 }
@@ -462,16 +513,73 @@ decode(pt_proxy_ctx_t *ctx, pt_buf_t *raw, pt_chain_t ***tail)
     return PT_OK;
 }
 
-/* The client is slower and the memory buffers are full: may this read go
- * to the temp file instead (proxy_buffering, proxy_max_temp_file_size)? */
+/* This round's body descriptors, not yet handed to the filters. */
+typedef struct {
+    pt_chain_t   *out;
+    pt_chain_t  **tail;
+    pt_buf_t     *range;    /* the spilled range out ends with, or NULL */
+} round_t;
+
+/* Write the body bytes the spill buffer holds to the temp file in one
+ * go (they gather up to proxy_temp_file_write_size, the buffer's size)
+ * as a file range at the end of the round: rd->range's when that is the
+ * range just before. PT_OK or PT_ERROR (logged). */
+static int
+spill_flush(pt_proxy_ctx_t *ctx, round_t *rd)
+{
+    pt_buf_t   *sb = ctx->spill;
+    pt_file_t  *f = ctx->temp_file;
+    pt_chain_t *cl;
+    off_t       start = ctx->temp_size;
+    u_char     *p;
+    ssize_t     n;
+
+    if (sb == NULL || sb->last == sb->start) {
+        return PT_OK;
+    }
+    for (p = sb->start; p < sb->last; p += n) {
+        n = pwrite(f->fd, p, (size_t) (sb->last - p), ctx->temp_size);
+        if (n == -1 && errno == EINTR) {
+            n = 0;
+            continue;
+        }
+        if (n <= 0) {
+            pt_log_error(PT_LOG_CRIT, &ctx->log, errno, "pwrite() to a "
+                         "temp file failed");
+            return PT_ERROR;
+        }
+        ctx->temp_size += n;
+    }
+    sb->pos = sb->last = sb->start;
+    if (rd->range == NULL || rd->range->file_last != start) {
+        cl = get_desc(ctx, &rd->tail);
+        if (cl == NULL) {
+            return PT_ERROR;
+        }
+        rd->range = cl->buf;
+        rd->range->in_file = 1;
+        rd->range->file = f;
+        rd->range->file_pos = start;
+        rd->range->tag = ctx;
+    }
+    rd->range->file_last = ctx->temp_size;
+    return PT_OK;
+}
+
+/* The client is slower and no memory buffer may be read into: may this
+ * read go to the temp file instead (proxy_buffering,
+ * proxy_max_temp_file_size)? The spill buffer, written out first when
+ * full; NULL, with PT_ERROR in *rc when that write failed. */
 static pt_buf_t *
-spill_buffer(pt_proxy_ctx_t *ctx)
+spill_buffer(pt_proxy_ctx_t *ctx, round_t *rd, int *rc)
 {
     pt_http_request_t *r = ctx->r;
     pt_file_t         *f;
+    off_t              held;
 
+    held = ctx->spill != NULL ? ctx->spill->last - ctx->spill->start : 0;
     if (!ctx->buffering || ctx->conf->max_temp_file_size <= 0
-        || ctx->temp_size >= ctx->conf->max_temp_file_size)
+        || ctx->temp_size + held >= ctx->conf->max_temp_file_size)
     {
         return NULL;
     }
@@ -484,79 +592,42 @@ spill_buffer(pt_proxy_ctx_t *ctx)
             return NULL;
         }
         ctx->temp_file = f;
-        ctx->spill = pt_buf_create_temp(r->pool, ctx->buf_size);
+        ctx->spill = pt_buf_create_temp(r->pool,
+                                        ctx->conf->temp_write_size);
         if (ctx->spill == NULL) {
             return NULL;
         }
         pt_log_error(PT_LOG_WARN, &ctx->log, 0, "an upstream response is "
                      "buffered to a temporary file %s", f->name.data);
     }
-    ctx->spill->pos = ctx->spill->last = ctx->spill->start;
+    if (ctx->spill->last == ctx->spill->end && spill_flush(ctx, rd) != PT_OK) {
+        *rc = PT_ERROR;
+        return NULL;
+    }
     return ctx->spill;
 }
 
-/* Move the bytes of the descriptors from *mark on (all in the spill
- * buffer) to the temp file as one file range: `prev`'s when it is the
- * range just before, else the first of them; the others go back to the
- * free list. *tail follows; *range becomes the range's buffer. PT_OK or
- * PT_ERROR (logged). */
-static int
-spill_out(pt_proxy_ctx_t *ctx, pt_chain_t **mark, pt_chain_t ***tail,
-          pt_buf_t **range)
+/* Gather the body bytes a read decoded into the spill buffer (those of
+ * the descriptors from *mark on, chunk framing between them) at `base`,
+ * right after the bytes held before it; the descriptors go back to the
+ * free list. */
+static void
+spill_keep(pt_proxy_ctx_t *ctx, pt_chain_t **mark, round_t *rd, u_char *base)
 {
-    pt_buf_t   *prev = *range;
-    pt_file_t  *f = ctx->temp_file;
-    pt_chain_t *cl, *next, *keep = NULL;
-    pt_buf_t   *b;
-    off_t       start = ctx->temp_size;
-    ssize_t     n;
+    pt_chain_t *cl, *next;
+    size_t      n;
 
-    for (cl = *mark; cl != NULL; cl = cl->next) {
-        b = cl->buf;
-        while (b->pos < b->last) {
-            n = pwrite(f->fd, b->pos, (size_t) (b->last - b->pos),
-                       ctx->temp_size);
-            if (n == -1 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                pt_log_error(PT_LOG_CRIT, &ctx->log, errno, "pwrite() to a "
-                             "temp file failed");
-                return PT_ERROR;
-            }
-            b->pos += n;
-            ctx->temp_size += n;
-        }
-    }
-    if (*mark == NULL) {
-        return PT_OK;
-    }
-    if (prev == NULL || prev->file_last != start) {
-        keep = *mark;
-        b = keep->buf;
-        memset(b, 0, sizeof(*b));
-        b->in_file = 1;
-        b->file = f;
-        b->file_pos = start;
-        b->tag = ctx;
-        prev = b;
-    }
-    prev->file_last = ctx->temp_size;
-    cl = keep != NULL ? keep->next : *mark;
-    for (; cl != NULL; cl = next) {
+    for (cl = *mark; cl != NULL; cl = next) {
         next = cl->next;
+        n = (size_t) (cl->buf->last - cl->buf->pos);
+        memmove(base, cl->buf->pos, n);
+        base += n;
         cl->next = ctx->free_desc;
         ctx->free_desc = cl;
     }
-    if (keep != NULL) {
-        keep->next = NULL;
-        *tail = &keep->next;
-    } else {
-        *mark = NULL;
-        *tail = mark;
-    }
-    *range = prev;
-    return PT_OK;
+    *mark = NULL;
+    rd->tail = mark;
+    ctx->spill->pos = ctx->spill->last = base;
 }
 
 /* Hand `out` (and the end of the body when `last`) to the filters; its
@@ -644,13 +715,6 @@ rate_delay(pt_proxy_ctx_t *ctx)
                         / (off_t) ctx->limit_rate) + 1;
 }
 
-/* This round's body descriptors, not yet handed to the filters. */
-typedef struct {
-    pt_chain_t   *out;
-    pt_chain_t  **tail;
-    pt_buf_t     *range;    /* the spilled range out ends with, or NULL */
-} round_t;
-
 /* The buffer for the next read: a free memory one (this round's data is
  * offered to the client first when none is), else the temp file's; *spill
  * tells which. NULL when the client is slower and nothing may spill;
@@ -662,7 +726,9 @@ next_buffer(pt_proxy_ctx_t *ctx, round_t *rd, int *spill, int *rc)
 
     *spill = 0;
     if (b == NULL && rd->out != NULL) {
-        if (pass_out(ctx, rd->out, 0, 1) == PT_ERROR) {
+        if (spill_flush(ctx, rd) != PT_OK
+            || pass_out(ctx, rd->out, 0, 1) == PT_ERROR)
+        {
             *rc = PT_ERROR;
             return NULL;
         }
@@ -672,8 +738,16 @@ next_buffer(pt_proxy_ctx_t *ctx, round_t *rd, int *spill, int *rc)
         retire_busy(ctx);
         b = read_buffer(ctx, NULL);
     }
-    if (b == NULL && !ctx->conf_no_spill) {
-        b = spill_buffer(ctx);
+    if (b != NULL) {
+        /* bytes read into memory follow those the spill buffer holds */
+        if (spill_flush(ctx, rd) != PT_OK) {
+            *rc = PT_ERROR;
+            return NULL;
+        }
+        return b;
+    }
+    if (!ctx->conf_no_spill) {
+        b = spill_buffer(ctx, rd, rc);
         *spill = b != NULL;
     }
     return b;
@@ -687,6 +761,7 @@ read_once(pt_proxy_ctx_t *ctx, round_t *rd)
 {
     pt_chain_t **mark;
     pt_buf_t    *b;
+    u_char      *base;
     ssize_t      n;
     int          rc = PT_OK, spill;
 
@@ -695,6 +770,7 @@ read_once(pt_proxy_ctx_t *ctx, round_t *rd)
         return rc == PT_ERROR ? PT_ERROR : PT_DECLINED;
     }
     mark = rd->tail;
+    base = b->last;
     n = pt_proxy_recv(ctx, b);
     if (n == PT_AGAIN || n == PT_ERROR) {
         return (int) n;
@@ -711,10 +787,8 @@ read_once(pt_proxy_ctx_t *ctx, round_t *rd)
     rc = decode(ctx, b, &rd->tail);
     if (!spill) {
         rd->range = NULL;
-    } else if (rc != PT_ERROR
-               && spill_out(ctx, mark, &rd->tail, &rd->range) != PT_OK)
-    {
-        rc = PT_ERROR;
+    } else if (rc != PT_ERROR) {
+        spill_keep(ctx, mark, rd, base);
     }
     return rc;
 }
@@ -741,6 +815,9 @@ body_read(pt_proxy_ctx_t *ctx)
         if (rc != PT_OK) {
             break;
         }
+    }
+    if (rc != PT_ERROR && spill_flush(ctx, &rd) != PT_OK) {
+        rc = PT_ERROR;
     }
     if (rc == PT_ERROR) {
         pass_out(ctx, rd.out, 0, 1);
