@@ -256,6 +256,9 @@ struct pt_http_request_s {
     unsigned                 zero_in_uri:1;
     unsigned                 add_uri_to_alias:1;
     unsigned                 headers_done:1;
+    unsigned                 limit_rate_set:1; /* $limit_rate or X-Accel-
+                                                  Limit-Rate: kept over the
+                                                  location's limit_rate */
     unsigned                 http_state:4;
     /* gzip negotiation (worker/http_gzip_filter.c): "Vary:
      * Accept-Encoding" is due, the client was tested, and it takes gzip */
