@@ -483,8 +483,10 @@ rate_allowance(pt_http_request_t *r)
     if (rate == 0) {
         return 0;
     }
+    /* what is still under limit_rate_after adds to the allowance */
     allowed = rate * (pt_time_sec - r->start_sec + 1)
-              - rated_bytes(r, c->sent);
+              - (c->sent
+                 - (off_t) pt_http_core_loc_conf(r)->limit_rate_after);
     if (allowed > 0) {
         return allowed;
     }

@@ -28,7 +28,9 @@ CONF = """
                            limit_rate_after 150k; }
         location /var/ { alias @WWW@/; set $limit_rate 100k; }
         location /zero/ { alias @WWW@/; limit_rate 0; }
-        location /show/ { limit_rate 64k; return 200 "$limit_rate\\n"; }
+        location /after50/ { alias @WWW@/; limit_rate 100k;
+                             limit_rate_after 50k; }
+        location /show/ { set $limit_rate 64k; return 200 "$limit_rate\\n"; }
         location /proxy/ { proxy_pass http://@ORIGIN@/; }
         location /proxyoff/ { limit_rate 100k;
                               proxy_pass http://@OFF@/; }
@@ -99,6 +101,11 @@ class LimitRate(PorticoTestCase):
     def test_limit_rate_after(self):
         # 150k free, 100k at once of the rate: all at once
         self.timed("/after/f.bin", 0, 0.8)
+
+    def test_limit_rate_after_then_rate(self):
+        # 50k free and 100k at once, the last 50k a second later (nginx
+        # takes 1-1.5 s)
+        self.timed("/after50/f.bin", 0.8, 4.0)
 
     def test_set_limit_rate(self):
         self.timed("/var/f.bin", 0.8, 4.0)
