@@ -24,6 +24,7 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_request.h"
+#include "http_script.h"
 #include "timer.h"
 
 #define MAX_IOVS 64
@@ -459,11 +460,53 @@ send_chain(pt_http_request_t *r, off_t limit)
     return PT_OK;
 }
 
+/* A limit_rate or limit_rate_after value with variables, as a size (0 if
+ * it is not one, as nginx). */
+static size_t
+rate_value(pt_http_request_t *r, pt_http_complex_value_t *cv)
+{
+    pt_str_t s;
+    ssize_t  n;
+
+    if (pt_http_complex_value(r, cv, &s) != PT_OK) {
+        return 0;
+    }
+    n = pt_parse_size(&s);
+    if (n == PT_ERROR) {
+        pt_log_error(PT_LOG_ERR, r->connection->log, 0, "invalid size "
+                     "\"%.*s\"", (int) s.len, s.data);
+        return 0;
+    }
+    return (size_t) n;
+}
+
+/* The rate and the free size, fixed at the response's first write (when
+ * variables in them are evaluated) unless $limit_rate or the origin set
+ * the rate before. */
+static void
+rate_settings(pt_http_request_t *r)
+{
+    pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
+
+    if (!r->limit_rate_set) {
+        if (clcf->limit_rate_cv != NULL) {
+            r->limit_rate = rate_value(r, clcf->limit_rate_cv);
+        }
+        r->limit_rate_set = 1;
+    }
+    if (!r->limit_rate_after_set) {
+        r->limit_rate_after = clcf->limit_rate_after_cv == NULL
+                              ? clcf->limit_rate_after
+                              : rate_value(r, clcf->limit_rate_after_cv);
+        r->limit_rate_after_set = 1;
+    }
+}
+
 /* Bytes past limit_rate_after, which alone count against the rate. */
 static off_t
 rated_bytes(pt_http_request_t *r, off_t sent)
 {
-    off_t after = (off_t) pt_http_core_loc_conf(r)->limit_rate_after;
+    off_t after = (off_t) r->limit_rate_after;
 
     return sent > after ? sent - after : 0;
 }
@@ -485,8 +528,7 @@ rate_allowance(pt_http_request_t *r)
     }
     /* what is still under limit_rate_after adds to the allowance */
     allowed = rate * (pt_time_sec - r->start_sec + 1)
-              - (c->sent
-                 - (off_t) pt_http_core_loc_conf(r)->limit_rate_after);
+              - (c->sent - (off_t) r->limit_rate_after);
     if (allowed > 0) {
         return allowed;
     }
@@ -533,6 +575,7 @@ send_limited(pt_http_request_t *r)
     if (c->write->delayed) {
         return PT_AGAIN;   /* the write event's timer resumes the output */
     }
+    rate_settings(r);
     limit = rate_allowance(r);
     if (limit < 0) {
         return PT_AGAIN;

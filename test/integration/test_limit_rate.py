@@ -27,6 +27,8 @@ CONF = """
         location /after/ { alias @WWW@/; limit_rate 100k;
                            limit_rate_after 150k; }
         location /var/ { alias @WWW@/; set $limit_rate 100k; }
+        location /cv/ { alias @WWW@/; limit_rate $arg_r;
+                        limit_rate_after $arg_a; }
         location /zero/ { alias @WWW@/; limit_rate 0; }
         location /after50/ { alias @WWW@/; limit_rate 100k;
                              limit_rate_after 50k; }
@@ -109,6 +111,13 @@ class LimitRate(PorticoTestCase):
 
     def test_set_limit_rate(self):
         self.timed("/var/f.bin", 0.8, 4.0)
+
+    def test_variables_in_limit_rate(self):
+        """nginx 1.17.0+: values with variables, read at the first write;
+        an empty or bad value is no limit."""
+        self.timed("/cv/f.bin?r=100k", 0.8, 4.0)
+        self.timed("/cv/f.bin?r=100k&a=150k", 0, 0.8)
+        self.timed("/cv/f.bin", 0, 0.8)
 
     def test_zero_is_no_limit(self):
         self.timed("/zero/f.bin", 0, 1.0)
