@@ -34,6 +34,8 @@ struct pt_event_s {
     unsigned             cancelable:1; /* timer does not hold up a graceful
                                           shutdown */
     unsigned             closed:1;     /* its connection was closed */
+    unsigned             delayed:1;    /* write held back by limit_rate: its
+                                          timer is a pause, not a timeout */
 
     pt_rbtree_node_t     timer;        /* key: absolute deadline (msec) */
     pt_queue_t           queue;        /* link in the posted queue */

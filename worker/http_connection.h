@@ -43,6 +43,9 @@ extern pt_uint_t pt_http_modules_n;
 extern pt_str_t pt_http_cycle_prefix;
 
 int pt_http_write_filter(pt_http_request_t *r, pt_chain_t *in);
+/* The write event's timer ended a limit_rate pause (not a send_timeout):
+ * 1 with both flags cleared, so the caller writes on; 0 otherwise. */
+int pt_http_write_delay_over(pt_connection_t *c);
 int pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in);
 void pt_http_header_filter_init(void);
 int pt_http_body_store(pt_http_request_t *r, const u_char *p, size_t n);

@@ -23,6 +23,7 @@ static char *merge_srv_conf(pt_conf_t *cf, void *prev, void *conf);
 static void *create_loc_conf(pt_conf_t *cf);
 static char *merge_loc_conf(pt_conf_t *cf, void *prev, void *conf);
 static char *set_root(pt_conf_t *cf, pt_command_t *cmd, void *conf);
+static char *set_rate_size(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_types(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_keepalive(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_large_buffers(pt_conf_t *cf, pt_command_t *cmd, void *conf);
@@ -152,10 +153,10 @@ static pt_command_t core_commands[] = {
       satisfy_values },
     { "postpone_output", HTTP_ALL | PT_CONF_TAKE1, pt_conf_set_size,
       LOC(postpone_output), NULL },
-    { "limit_rate", HTTP_ALL | PT_CONF_IF | PT_CONF_TAKE1, pt_conf_set_size,
+    { "limit_rate", HTTP_ALL | PT_CONF_IF | PT_CONF_TAKE1, set_rate_size,
       LOC(limit_rate), NULL },
     { "limit_rate_after", HTTP_ALL | PT_CONF_IF | PT_CONF_TAKE1,
-      pt_conf_set_size, LOC(limit_rate_after), NULL },
+      set_rate_size, LOC(limit_rate_after), NULL },
     { "error_page", HTTP_ALL | PT_CONF_IF | PT_CONF_2MORE, set_error_page,
       PT_CONF_LOC_OFFSET, 0, NULL },
     { "try_files", PT_CONF_SERVER | PT_CONF_LOCATION | PT_CONF_2MORE,
@@ -499,6 +500,12 @@ merge_loc_conf(pt_conf_t *cf, void *prev, void *conf)
     pt_conf_merge_value(c->msie_refresh, p->msie_refresh, 0);
     merge_uint(c->satisfy, p->satisfy, PT_HTTP_SATISFY_ALL);
     pt_conf_merge_size(c->postpone_output, p->postpone_output, 1460);
+    if (c->limit_rate == PT_CONF_UNSET_SIZE) {
+        c->limit_rate_cv = p->limit_rate_cv;
+    }
+    if (c->limit_rate_after == PT_CONF_UNSET_SIZE) {
+        c->limit_rate_after_cv = p->limit_rate_after_cv;
+    }
     pt_conf_merge_size(c->limit_rate, p->limit_rate, 0);
     pt_conf_merge_size(c->limit_rate_after, p->limit_rate_after, 0);
     pt_conf_merge_ptr(c->error_pages, p->error_pages, NULL);
@@ -566,6 +573,36 @@ set_server_name(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 
 /* root PATH / alias PATH: relative paths are taken from the prefix; a path
  * with variables is evaluated per request. */
+/* limit_rate, limit_rate_after: a size, or (nginx 1.17.0+) a value with
+ * variables, evaluated when the response is first written. */
+static char *
+set_rate_size(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+{
+    pt_http_loc_conf_t      *lcf = conf;
+    pt_http_complex_value_t *cv;
+    size_t                  *size = (size_t *) ((char *) conf + cmd->offset);
+    pt_str_t                 value = cf->args[1];
+
+    if (memchr(value.data, '$', value.len) == NULL) {
+        return pt_conf_set_size(cf, cmd, conf);
+    }
+    if (*size != PT_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+    cv = pt_pcalloc(cf->pool, sizeof(*cv));
+    if (cv == NULL || pt_http_compile_complex_value(cf, &value, cv) != PT_OK)
+    {
+        return PT_CONF_ERROR;
+    }
+    *size = 0;
+    if (size == &lcf->limit_rate) {
+        lcf->limit_rate_cv = cv;
+    } else {
+        lcf->limit_rate_after_cv = cv;
+    }
+    return PT_CONF_OK;
+}
+
 static char *
 set_root(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {

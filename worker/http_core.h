@@ -185,6 +185,9 @@ struct pt_http_loc_conf_s {
     size_t           postpone_output;
     size_t           limit_rate;
     size_t           limit_rate_after;
+    void            *limit_rate_cv;      /* pt_http_complex_value_t *, when
+                                            the value has variables */
+    void            *limit_rate_after_cv;
     size_t           sendfile_max_chunk;
     pt_array_t      *error_pages;        /* pt_http_err_page_t */
     pt_array_t      *try_files;          /* pt_http_try_file_t; last is the

@@ -85,6 +85,7 @@ pt_http_finalize_request(pt_http_request_t *r, pt_int_t rc)
     if (c->write->timer_set) {
         pt_timer_del(c->write);
     }
+    c->write->delayed = 0;   /* a limit_rate pause ends with the response */
     finalize_connection(r);
 }
 
@@ -101,7 +102,9 @@ writer(pt_http_request_t *r)
     pt_connection_t *c = r->connection;
     int              rc;
 
-    if (c->write->timedout) {
+    if (pt_http_write_delay_over(c)) {
+        /* go on writing */
+    } else if (c->write->timedout) {
         c->write->timedout = 0;
         pt_log_error(PT_LOG_INFO, c->log, 0, "client timed out");
         c->timedout = 1;

@@ -346,7 +346,9 @@ pt_http_update_location_config(pt_http_request_t *r)
     {
         c->log = ((pt_http_connection_t *) c->data)->request_log;
     }
-    r->limit_rate = clcf->limit_rate;
+    if (!r->limit_rate_set) {
+        r->limit_rate = clcf->limit_rate;
+    }
     if (clcf->handler != NULL) {
         r->content_handler = clcf->handler;
     }

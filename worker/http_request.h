@@ -210,6 +210,7 @@ struct pt_http_request_s {
     u_char                  *captures_data;
 
     size_t                   limit_rate;
+    size_t                   limit_rate_after; /* set with limit_rate_set */
     size_t                   header_size;
     off_t                    request_length;
     pt_uint_t                err_status;
@@ -256,6 +257,10 @@ struct pt_http_request_s {
     unsigned                 zero_in_uri:1;
     unsigned                 add_uri_to_alias:1;
     unsigned                 headers_done:1;
+    unsigned                 limit_rate_set:1; /* $limit_rate or X-Accel-
+                                                  Limit-Rate: kept over the
+                                                  location's limit_rate */
+    unsigned                 limit_rate_after_set:1;
     unsigned                 http_state:4;
     /* gzip negotiation (worker/http_gzip_filter.c): "Vary:
      * Accept-Encoding" is due, the client was tested, and it takes gzip */

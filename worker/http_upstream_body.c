@@ -225,17 +225,17 @@ accel_settings(pt_proxy_ctx_t *ctx)
     }
     ctx->limit_rate = ctx->conf->limit_rate;
     if (in->x_accel_limit_rate != NULL && !(ign & PT_PROXY_IGN_XA_LIMIT_RATE)) {
+        /* the client's rate (the core's writer); proxy_limit_rate keeps
+         * pacing the reads from the origin */
         if (pt_str_eq_cstr(&in->x_accel_limit_rate->value, "off")) {
             ctx->r->limit_rate = 0;
-            ctx->limit_rate = 0;
+            ctx->r->limit_rate_set = 1;
         } else {
             n = pt_atoi(in->x_accel_limit_rate->value.data,
                         in->x_accel_limit_rate->value.len);
             if (n != PT_ERROR) {
-                /* the core's writer has no rate limit yet: the origin is
-                 * read at that rate, which paces the client too */
                 ctx->r->limit_rate = (size_t) n;
-                ctx->limit_rate = (size_t) n;
+                ctx->r->limit_rate_set = 1;
             }
         }
     }
@@ -919,7 +919,7 @@ client_write(pt_http_request_t *r)
     pt_proxy_ctx_t  *ctx = ((pt_http_upstream_t *) r->upstream)->state;
     pt_connection_t *c = r->connection;
 
-    if (c->write->timedout) {
+    if (!pt_http_write_delay_over(c) && c->write->timedout) {
         c->write->timedout = 0;
         c->timedout = 1;
         pt_log_error(PT_LOG_INFO, &ctx->log, ETIMEDOUT, "client timed out");

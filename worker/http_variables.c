@@ -1116,6 +1116,7 @@ set_limit_rate(pt_http_request_t *r, pt_http_variable_value_t *v,
         return;
     }
     r->limit_rate = (size_t) n;
+    r->limit_rate_set = 1;
 }
 
 static int

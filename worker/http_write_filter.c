@@ -18,11 +18,14 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "common/time.h"
 #include "conn.h"
 #include "event.h"
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_request.h"
+#include "http_script.h"
+#include "timer.h"
 
 #define MAX_IOVS 64
 
@@ -260,9 +263,10 @@ file_follows(pt_http_request_t *r)
     return 0;
 }
 
-/* sendfile on: up to sendfile_max_chunk of the file range at b. */
+/* sendfile on: up to sendfile_max_chunk (and `max`) of the file range
+ * at b. */
 static int
-send_file(pt_http_request_t *r, pt_buf_t *b)
+send_file(pt_http_request_t *r, pt_buf_t *b, size_t max)
 {
     pt_connection_t    *c = r->connection;
     pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
@@ -273,6 +277,7 @@ send_file(pt_http_request_t *r, pt_buf_t *b)
     if (left > clcf->sendfile_max_chunk && clcf->sendfile_max_chunk) {
         left = clcf->sendfile_max_chunk;
     }
+    left = pt_min(left, max);
     n = c->sendfile(c, b->file->fd, &off, left);
     if (n == PT_AGAIN || n == PT_ERROR) {
         return (int) n;
@@ -300,12 +305,13 @@ send_file(pt_http_request_t *r, pt_buf_t *b)
 #define FILE_READ_SIZE 32768
 static u_char file_read_buf[FILE_READ_SIZE];
 
-/* Read the next bytes of the file range at b: their count, or PT_ERROR. */
+/* Read up to `max` next bytes of the file range at b: their count, or
+ * PT_ERROR. */
 static ssize_t
-read_file(pt_http_request_t *r, pt_buf_t *b)
+read_file(pt_http_request_t *r, pt_buf_t *b, size_t max)
 {
     size_t  size = (size_t) pt_min(b->file_last - b->file_pos,
-                                   (off_t) FILE_READ_SIZE);
+                                   (off_t) pt_min(max, FILE_READ_SIZE));
     ssize_t n;
 
     do {
@@ -333,10 +339,11 @@ use_sendfile(pt_http_request_t *r, pt_http_loc_conf_t *clcf)
     return clcf->sendfile && r->connection->tls == NULL;
 }
 
-/* One writev of the memory buffers at the head of r->out, followed, with
- * sendfile off, by a read of the file range after them. */
+/* One writev of up to `max` bytes of the memory buffers at the head of
+ * r->out, followed, with sendfile off, by a read of the file range after
+ * them. */
 static int
-write_gathered(pt_http_request_t *r)
+write_gathered(pt_http_request_t *r, size_t max)
 {
     pt_connection_t    *c = r->connection;
     pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
@@ -344,10 +351,12 @@ write_gathered(pt_http_request_t *r)
     pt_chain_t         *cl;
     pt_buf_t           *b, *file = NULL;
     ssize_t             n;
-    size_t              left;
+    size_t              left, total = 0;
     int                 niov = 0;
 
-    for (cl = r->out; cl != NULL && niov < MAX_IOVS; cl = cl->next) {
+    for (cl = r->out; cl != NULL && niov < MAX_IOVS && total < max;
+         cl = cl->next)
+    {
         b = cl->buf;
         if (!pt_buf_in_memory(b)) {
             if (b->in_file) {
@@ -360,7 +369,8 @@ write_gathered(pt_http_request_t *r)
             continue;
         }
         iov[niov].iov_base = b->pos;
-        iov[niov].iov_len = (size_t) (b->last - b->pos);
+        iov[niov].iov_len = pt_min((size_t) (b->last - b->pos), max - total);
+        total += iov[niov].iov_len;
         niov++;
     }
     if (file != NULL && use_sendfile(r, clcf)) {
@@ -368,8 +378,8 @@ write_gathered(pt_http_request_t *r)
             set_cork(c, 1);   /* off once the last file range is sent */
         }
         file = NULL;
-    } else if (file != NULL && niov < MAX_IOVS) {
-        n = read_file(r, file);
+    } else if (file != NULL && niov < MAX_IOVS && total < max) {
+        n = read_file(r, file, max - total);
         if (n == PT_ERROR) {
             return PT_ERROR;
         }
@@ -407,11 +417,15 @@ write_gathered(pt_http_request_t *r)
     return PT_OK;
 }
 
-/* Send as much of r->out as the socket takes. */
+/* Send as much of r->out as the socket takes, up to `limit` bytes (0: no
+ * limit). */
 static int
-send_chain(pt_http_request_t *r)
+send_chain(pt_http_request_t *r, off_t limit)
 {
     pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
+    pt_connection_t    *c = r->connection;
+    off_t               start = c->sent;
+    size_t              max;
     pt_buf_t           *b;
     int                 rc;
 
@@ -426,17 +440,156 @@ send_chain(pt_http_request_t *r)
         if (r->out == NULL) {
             break;
         }
+        max = (size_t) -1;
+        if (limit > 0) {
+            if (c->sent - start >= limit) {
+                return PT_DECLINED;   /* the rest when it is allowed */
+            }
+            max = (size_t) (limit - (c->sent - start));
+        }
         b = r->out->buf;
         if (!pt_buf_in_memory(b) && b->in_file && use_sendfile(r, clcf)) {
-            rc = send_file(r, b);
+            rc = send_file(r, b, max);
         } else {
-            rc = write_gathered(r);
+            rc = write_gathered(r, max);
         }
         if (rc != PT_OK) {
             return rc;
         }
     }
     return PT_OK;
+}
+
+/* A limit_rate or limit_rate_after value with variables, as a size (0 if
+ * it is not one, as nginx). */
+static size_t
+rate_value(pt_http_request_t *r, pt_http_complex_value_t *cv)
+{
+    pt_str_t s;
+    ssize_t  n;
+
+    if (pt_http_complex_value(r, cv, &s) != PT_OK) {
+        return 0;
+    }
+    n = pt_parse_size(&s);
+    if (n == PT_ERROR) {
+        pt_log_error(PT_LOG_ERR, r->connection->log, 0, "invalid size "
+                     "\"%.*s\"", (int) s.len, s.data);
+        return 0;
+    }
+    return (size_t) n;
+}
+
+/* The rate and the free size, fixed at the response's first write (when
+ * variables in them are evaluated) unless $limit_rate or the origin set
+ * the rate before. */
+static void
+rate_settings(pt_http_request_t *r)
+{
+    pt_http_loc_conf_t *clcf = pt_http_core_loc_conf(r);
+
+    if (!r->limit_rate_set) {
+        if (clcf->limit_rate_cv != NULL) {
+            r->limit_rate = rate_value(r, clcf->limit_rate_cv);
+        }
+        r->limit_rate_set = 1;
+    }
+    if (!r->limit_rate_after_set) {
+        r->limit_rate_after = clcf->limit_rate_after_cv == NULL
+                              ? clcf->limit_rate_after
+                              : rate_value(r, clcf->limit_rate_after_cv);
+        r->limit_rate_after_set = 1;
+    }
+}
+
+/* Bytes past limit_rate_after, which alone count against the rate. */
+static off_t
+rated_bytes(pt_http_request_t *r, off_t sent)
+{
+    off_t after = (off_t) r->limit_rate_after;
+
+    return sent > after ? sent - after : 0;
+}
+
+/*
+ * limit_rate: how many bytes may leave now (0: none is set), or -1 when
+ * none may: then the write event is delayed by a timer for the time the
+ * excess takes at the rate. As nginx: the rate's second counts from the
+ * request's start, with one second's worth allowed at once.
+ */
+static off_t
+rate_allowance(pt_http_request_t *r)
+{
+    pt_connection_t *c = r->connection;
+    off_t            rate = (off_t) r->limit_rate, allowed;
+
+    if (rate == 0) {
+        return 0;
+    }
+    /* what is still under limit_rate_after adds to the allowance */
+    allowed = rate * (pt_time_sec - r->start_sec + 1)
+              - (c->sent - (off_t) r->limit_rate_after);
+    if (allowed > 0) {
+        return allowed;
+    }
+    c->write->delayed = 1;
+    pt_timer_add(c->write, (pt_msec_t) (-allowed * 1000 / rate + 1));
+    return -1;
+}
+
+/* After a write at a limited rate: pause for the time its bytes take at
+ * the rate, so the output is paced rather than sent in bursts. */
+static void
+rate_pause(pt_http_request_t *r, off_t before)
+{
+    pt_connection_t *c = r->connection;
+    pt_msec_t        delay;
+
+    delay = (pt_msec_t) ((rated_bytes(r, c->sent) - rated_bytes(r, before))
+                         * 1000 / (off_t) r->limit_rate);
+    if (delay > 0) {
+        c->write->delayed = 1;
+        pt_timer_add(c->write, delay);
+    }
+}
+
+int
+pt_http_write_delay_over(pt_connection_t *c)
+{
+    if (!c->write->delayed || !c->write->timedout) {
+        return 0;
+    }
+    c->write->delayed = 0;
+    c->write->timedout = 0;
+    return 1;
+}
+
+/* Send what r->out holds, within the rate: PT_OK, PT_AGAIN or PT_ERROR. */
+static int
+send_limited(pt_http_request_t *r)
+{
+    pt_connection_t *c = r->connection;
+    off_t            limit, before = c->sent;
+    int              rc;
+
+    if (c->write->delayed) {
+        return PT_AGAIN;   /* the write event's timer resumes the output */
+    }
+    rate_settings(r);
+    limit = rate_allowance(r);
+    if (limit < 0) {
+        return PT_AGAIN;
+    }
+    rc = send_chain(r, limit);
+    if (r->limit_rate > 0 && rc != PT_ERROR) {
+        rate_pause(r, before);
+    }
+    if (rc == PT_DECLINED && !c->write->delayed) {
+        /* the allowance ran out with the socket still writable: no report
+         * will come, so try again at the end of this loop step */
+        pt_event_post(c->write);
+    }
+    return rc == PT_DECLINED ? PT_AGAIN : rc;
 }
 
 int
@@ -474,7 +627,7 @@ pt_http_write_filter(pt_http_request_t *r, pt_chain_t *in)
         r->out = NULL;
         return PT_OK;
     }
-    rc = send_chain(r);
+    rc = send_limited(r);
     if (rc == PT_ERROR) {
         c->error = 1;
         return PT_ERROR;
