@@ -13,6 +13,7 @@ are nginx 1.22's: this file passes with PORTICO_BIN=/usr/sbin/nginx."""
 import gzip
 import hashlib
 import os
+import random
 import re
 import socket
 import ssl
@@ -237,6 +238,101 @@ class Bodies(GzipProxyCase):
         self.assertIsNone(r.h("Content-Length"))
         self.assertEqual(r.body, b"")
 
+    def test_http10_client_close_delimited(self):
+        body = SIZES["s8k"]
+        o = origins.started(self, exact(body_routes()))
+        inst = self.proxy(f"""
+    gzip on; gzip_types text/plain; gzip_http_version 1.0;
+    server {{ listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass http://{o.addr}; proxy_http_version 1.1; }}
+    }}""")
+        for path in ("/cl/s8k", "/ch/s8k"):
+            s = socket.create_connection(("127.0.0.1", inst.port), timeout=IO)
+            self.addCleanup(s.close)
+            s.sendall(f"GET {path} HTTP/1.0\r\nAccept-Encoding: gzip\r\n"
+                      f"\r\n".encode())
+            data = read_to_eof(s)
+            head, _, rest = data.partition(b"\r\n\r\n")
+            self.assertIn(b"Content-Encoding: gzip", head)
+            self.assertNotIn(b"Content-Length", head)
+            self.assertNotIn(b"Transfer-Encoding", head)
+            self.assertEqual(gzip.decompress(rest), body, path)
+
+    def test_upstream_keepalive_reused(self):
+        o = origins.started(self, exact(body_routes()))
+        inst = self.proxy(f"""
+    gzip on; gzip_types text/plain;
+    upstream ka {{ server {o.addr}; keepalive 4; }}
+    server {{ listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass http://ka; proxy_http_version 1.1;
+                     proxy_set_header Connection ""; }}
+    }}""")
+        for _ in range(2):
+            for path in ("/cl/s8k", "/ch/s1m", "/cl/s1m", "/ch/s1"):
+                self.gz(fetch(inst.port, path, AE),
+                        SIZES[path.split("/")[2]], path)
+        self.assertEqual(o.accepted, 1, "the origin connection is reused")
+
+    def test_body_spilled_to_temp_file(self):
+        # the client reads nothing until the proxy has put the origin's
+        # answer in its temp file: gzip then streams from file buffers.
+        # Incompressible bytes, more than the kernel's socket buffers hold
+        # (a body under the libdeflate limit is gathered by gzip at once,
+        # so it never makes the proxy spill)
+        big = random.Random(12).randbytes(16 << 20)
+        o = origins.started(self, exact({
+            "/big": origins.fixed(200, plain_text(), big),
+            "/bigch": origins.chunked([big[:1 << 20], big[1 << 20:]],
+                                      plain_text())}))
+        inst = self.proxy(f"""
+    gzip on; gzip_types text/plain;
+    server {{ listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass http://{o.addr}; proxy_http_version 1.1;
+                     proxy_buffers 4 4k; proxy_busy_buffers_size 4k;
+                     gzip_buffers 2 4k; gzip_comp_level 1; }}
+    }}""", error_level="warn")
+        for path in ("/big", "/bigch"):
+            log = inst.path("logs", "error.log")
+            size = os.path.getsize(log) if os.path.exists(log) else 0
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(IO)
+            s.connect(("127.0.0.1", inst.port))
+            self.addCleanup(s.close)
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding:"
+                      f" gzip\r\nConnection: close\r\n\r\n".encode())
+
+            def spilled():
+                with open(log) as f:
+                    f.seek(size)
+                    return "buffered to a temporary file" in f.read()
+            wait_for(spilled, f"{path}: the temp file warning",
+                     diag=lambda: inst.log_tail(20))
+            data = read_to_eof(s)
+            head, _, rest = data.partition(b"\r\n\r\n")
+            self.assertIn(b"Content-Encoding: gzip", head)
+            plain, complete = dechunk(rest)
+            self.assertTrue(complete, path)
+            got = gzip.decompress(plain)
+            if got != big:
+                i = next((i for i in range(min(len(got), len(big)))
+                          if got[i] != big[i]), min(len(got), len(big)))
+                j = big.find(got[i:i + 64])
+                self.fail(f"{path}: {len(got)} bytes decompressed, "
+                          f"{len(big)} sent; they differ from byte {i} "
+                          f"(what follows is the origin's byte {j})")
+
+
+def read_to_eof(s):
+    data = b""
+    deadline = time.monotonic() + IO
+    while time.monotonic() < deadline:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
 
 # -------------------------------------------------------------- gzip_proxied
 
@@ -453,6 +549,36 @@ class Streaming(GzipProxyCase):
                         headers=plain_text())
         self.first_before_last(beh, "/unbuf/sse", body[:40000],
                                body[40000:])
+
+    def test_gunzip_passes_the_origins_sync_flush(self):
+        # a gzip-encoded event stream, sync-flushed after the first event
+        # by the origin: gunzip hands the client the first event at once
+        z = zlib.compressobj(6, zlib.DEFLATED, 16 + 15)
+        first = z.compress(EVENT1) + z.flush(zlib.Z_SYNC_FLUSH)
+        rest = z.compress(EVENT2) + z.flush()
+        beh = Handshake(first, rest, headers=[
+            ("Content-Type", "text/event-stream"),
+            ("Content-Encoding", "gzip")])
+        o = origins.started(self, exact({"/sse": beh}))
+        inst = self.proxy(f"""
+    server {{ listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass http://{o.addr}; proxy_http_version 1.1;
+                     proxy_buffering off; gunzip on; }}
+    }}""")
+        c = ChunkReader(inst.port, "/sse", headers=())
+        self.addCleanup(c.close)
+        self.addCleanup(beh.release.set)
+        c.d = Identity()
+        c.until(lambda: c.plain == EVENT1, "the first event, gunzipped")
+        self.assertFalse(beh.finished.is_set())
+        beh.release.set()
+        c.until(lambda: c.ended, "the end of the body")
+        self.assertEqual(c.plain, EVENT1 + EVENT2)
+
+
+class Identity:
+    def decompress(self, data):
+        return data
 
 
 # ------------------------------------------------------------------ gunzip
