@@ -26,7 +26,7 @@ import zlib
 import origins
 from portico_harness import UNDER_NGINX, BIN, wait_for
 from proxy_util import ProxyCase
-from test_gzip import Reply, dechunk, text
+from test_gzip import Reply, text
 
 SIZES = {"s0": b"", "s1": b"x", "s8k": text(8192),
          "s1m": text(1 << 20, seed=2)}
@@ -45,7 +45,7 @@ def fetch(port, path, headers=(), tls=None, method="GET", timeout=IO):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     if tls is not None:
         s = tls.wrap_socket(s, server_hostname="localhost")
-    data = b""
+    data = bytearray()
     deadline = time.monotonic() + timeout
     try:
         s.sendall(req)
@@ -59,6 +59,7 @@ def fetch(port, path, headers=(), tls=None, method="GET", timeout=IO):
             data += chunk
     finally:
         s.close()
+    data = bytes(data)
     end = data.find(b"\r\n\r\n")
     assert end > 0, f"no head in {data[:200]!r}"
     lines = data[:end].decode("latin-1").split("\r\n")
@@ -68,7 +69,7 @@ def fetch(port, path, headers=(), tls=None, method="GET", timeout=IO):
     if method == "HEAD":
         r.body = rest
     elif r.h("Transfer-Encoding") == "chunked":
-        r.body, r.complete = dechunk(rest)
+        r.body, r.complete = dechunk_fast(rest)
     elif r.h("Content-Length") is not None:
         n = int(r.h("Content-Length"))
         r.body, r.complete = rest[:n], len(rest) >= n
@@ -273,65 +274,135 @@ class Bodies(GzipProxyCase):
                         SIZES[path.split("/")[2]], path)
         self.assertEqual(o.accepted, 1, "the origin connection is reused")
 
-    def test_body_spilled_to_temp_file(self):
-        # the client reads nothing until the proxy has put the origin's
-        # answer in its temp file: gzip then streams from file buffers.
-        # Incompressible bytes, more than the kernel's socket buffers hold
-        # (a body under the libdeflate limit is gathered by gzip at once,
-        # so it never makes the proxy spill)
+    def start_big(self):
+        """An origin of 16 MiB of incompressible bytes (more than the
+        kernel's socket buffers hold): /big (Content-Length), /bigch
+        (chunked), /gzbig (gzip-encoded); the proxy with small buffers,
+        /unbuf/ with proxy_buffering off."""
         big = random.Random(12).randbytes(16 << 20)
+        self.big = big
+        ge = plain_text([("Content-Encoding", "gzip")])
         o = origins.started(self, exact({
             "/big": origins.fixed(200, plain_text(), big),
             "/bigch": origins.chunked([big[:1 << 20], big[1 << 20:]],
-                                      plain_text())}))
-        inst = self.proxy(f"""
-    gzip on; gzip_types text/plain;
+                                      plain_text()),
+            "/gzbig": origins.fixed(200, ge, gzip.compress(big, 1))}))
+        return self.proxy(f"""
+    gzip on; gzip_types text/plain; gunzip on;
+    proxy_http_version 1.1;
+    proxy_buffers 4 4k; proxy_busy_buffers_size 4k;
+    gzip_buffers 2 4k; gzip_comp_level 1; gunzip_buffers 2 4k;
     server {{ listen 127.0.0.1:@PORT@;
-        location / {{ proxy_pass http://{o.addr}; proxy_http_version 1.1;
-                     proxy_buffers 4 4k; proxy_busy_buffers_size 4k;
-                     gzip_buffers 2 4k; gzip_comp_level 1; }}
+        location / {{ proxy_pass http://{o.addr}; }}
+        location /unbuf/ {{ proxy_pass http://{o.addr}/;
+                           proxy_buffering off; }}
     }}""", error_level="warn")
-        for path in ("/big", "/bigch"):
-            log = inst.path("logs", "error.log")
-            size = os.path.getsize(log) if os.path.exists(log) else 0
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.settimeout(IO)
-            s.connect(("127.0.0.1", inst.port))
-            self.addCleanup(s.close)
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding:"
-                      f" gzip\r\nConnection: close\r\n\r\n".encode())
 
-            def spilled():
-                with open(log) as f:
-                    f.seek(size)
-                    return "buffered to a temporary file" in f.read()
+    def slow_get(self, inst, path, headers=AE, spill=False):
+        """GET with a small receive buffer, reading nothing until the
+        proxy has spilled to its temp file when `spill`: the body
+        de-chunked and decoded."""
+        log = inst.path("logs", "error.log")
+        size = os.path.getsize(log) if os.path.exists(log) else 0
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(IO)
+        s.connect(("127.0.0.1", inst.port))
+        self.addCleanup(s.close)
+        hdrs = "".join(f"{k}: {v}\r\n" for k, v in headers)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{hdrs}"
+                  f"Connection: close\r\n\r\n".encode())
+
+        def spilled():
+            with open(log) as f:
+                f.seek(size)
+                return "buffered to a temporary file" in f.read()
+        if spill:
             wait_for(spilled, f"{path}: the temp file warning",
                      diag=lambda: inst.log_tail(20))
-            data = read_to_eof(s)
-            head, _, rest = data.partition(b"\r\n\r\n")
-            self.assertIn(b"Content-Encoding: gzip", head)
-            plain, complete = dechunk(rest)
-            self.assertTrue(complete, path)
-            got = gzip.decompress(plain)
-            if got != big:
-                i = next((i for i in range(min(len(got), len(big)))
-                          if got[i] != big[i]), min(len(got), len(big)))
-                j = big.find(got[i:i + 64])
-                self.fail(f"{path}: {len(got)} bytes decompressed, "
-                          f"{len(big)} sent; they differ from byte {i} "
-                          f"(what follows is the origin's byte {j})")
+        data = read_to_eof(s)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        body, complete = dechunk_fast(rest)
+        self.assertTrue(complete, f"{path}: {head}")
+        if b"Content-Encoding: gzip" in head:
+            return gzip.decompress(body)
+        return body
+
+    def same(self, got, want, path):
+        if got != want:
+            i = next((i for i in range(min(len(got), len(want)))
+                      if got[i] != want[i]), min(len(got), len(want)))
+            j = want.find(got[i:i + 64])
+            self.fail(f"{path}: {len(got)} bytes decoded, {len(want)} "
+                      f"sent; they differ from byte {i} (what follows is "
+                      f"the origin's byte {j})")
+
+    def test_body_spilled_to_temp_file(self):
+        # gzip (and gunzip) then stream from file buffers (a body under
+        # the libdeflate limit is gathered by gzip at once, so it never
+        # makes the proxy spill)
+        inst = self.start_big()
+        for path in ("/big", "/bigch"):
+            self.same(self.slow_get(inst, path, spill=True), self.big, path)
+        self.same(self.slow_get(inst, "/gzbig", (), spill=True), self.big,
+                  "/gzbig gunzipped")
+
+    def test_unbuffered_slow_client(self):
+        inst = self.start_big()
+        for path in ("/unbuf/big", "/unbuf/bigch"):
+            self.same(self.slow_get(inst, path), self.big, path)
+        self.same(self.slow_get(inst, "/unbuf/gzbig", ()), self.big,
+                  "/unbuf/gzbig gunzipped")
+
+    def test_client_gone_mid_body(self):
+        inst = self.start_big()
+        for path in ("/big", "/unbuf/bigch", "/gzbig"):
+            s = socket.create_connection(("127.0.0.1", inst.port),
+                                         timeout=IO)
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n"
+                      f"{'' if 'gzbig' in path else 'Accept-Encoding: gzip'}"
+                      f"\r\n\r\n".encode())
+            got = b""
+            while len(got) < 100000:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, path)
+                got += chunk
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.close()
+            # the worker goes on
+            r = fetch(inst.port, "/bigch", AE)
+            self.same(gzip.decompress(r.body), self.big, "after " + path)
+        log = inst.log()
+        self.assertNotRegex(log, r"\[(alert|crit|emerg)\]")
 
 
 def read_to_eof(s):
-    data = b""
+    data = bytearray()
     deadline = time.monotonic() + IO
     while time.monotonic() < deadline:
         chunk = s.recv(1 << 20)
         if not chunk:
             break
         data += chunk
-    return data
+    return bytes(data)
+
+
+def dechunk_fast(data):
+    """test_gzip.dechunk in linear time, for big bodies."""
+    out, pos = [], 0
+    while True:
+        crlf = data.find(b"\r\n", pos)
+        if crlf < 0:
+            return b"".join(out), False
+        size = int(data[pos:crlf].split(b";")[0], 16)
+        if size == 0:
+            return b"".join(out), data[crlf + 2:crlf + 4] == b"\r\n"
+        if len(data) < crlf + 4 + size:
+            out.append(data[crlf + 2:crlf + 2 + size])
+            return b"".join(out), False
+        out.append(data[crlf + 2:crlf + 2 + size])
+        pos = crlf + 4 + size
 
 
 # -------------------------------------------------------------- gzip_proxied
