@@ -152,7 +152,7 @@ pt_tls_session_store(pt_slab_pool_t *sp, const u_char *id, size_t id_len,
 {
     cache_root_t *root = sp->data;
     entry_t     **pp, *e = NULL;
-    uint32_t      h = hash_id(id, id_len);
+    uint32_t      h;
     int           i;
 
     if (id_len == 0 || id_len > PT_TLS_SESSION_ID_MAX
@@ -160,6 +160,7 @@ pt_tls_session_store(pt_slab_pool_t *sp, const u_char *id, size_t id_len,
     {
         return PT_ERROR;
     }
+    h = hash_id(id, id_len);
     pt_shmtx_lock(&sp->mutex);
     /* a couple of expired sessions go with each new one, as nginx does */
     for (i = 0; i < 2 && drop_oldest(sp, root, now, 0); i++) {
