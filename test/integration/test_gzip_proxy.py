@@ -1,14 +1,20 @@
 """gzip and gunzip on proxied responses (issue 7's proxied cases): the
 decompressed body equals the origin's byte for byte (0, 1, 8 KiB, 1 MiB;
-origin with Content-Length, chunked, close-delimited); gzip_proxied
-decided from the request's Via and the origin's real headers; an origin's
-Content-Encoding never recompressed; ETag and Vary; the sync flush of
-server-sent events with proxy_buffering off and X-Accel-Buffering: no
-(a readiness handshake with the origin, no sleeps); gunzip of an origin's
-gzip body, passed through to a client that takes gzip, a corrupt one
-aborting its response only; one case over TLS. The slow class (make
-test-slow) streams 100 MiB and 1 GiB through the proxy. The expectations
-are nginx 1.22's: this file passes with PORTICO_BIN=/usr/sbin/nginx."""
+origin with Content-Length, chunked, close-delimited; HTTP/1.0 client;
+kept-alive origin connection); gzip_proxied decided from the request's
+Via and the origin's real headers (a table of every value against origin
+header sets, the origin's Date, repeated Cache-Control lines); an
+origin's Content-Encoding never recompressed; ETag and Vary; the sync
+flush of server-sent events with proxy_buffering off and with
+X-Accel-Buffering: no, and of a known length under libdeflate's limit
+(a readiness handshake with the origin, no sleeps); 16 MiB through the
+proxy's temp file, unbuffered to a slow client, and a client gone
+mid-body; gunzip of an origin's gzip body (members concatenated, sync
+flushes passed on), passed through to a client that takes gzip, a
+corrupt one aborting its response only; one case over TLS. The slow
+class (make test-slow) streams 100 MiB and 1 GiB through the proxy,
+watching the worker's RSS. The expectations are nginx 1.22's: this file
+passes with PORTICO_BIN=/usr/sbin/nginx."""
 
 import gzip
 import hashlib
@@ -484,6 +490,42 @@ class Proxied(GzipProxyCase):
                     wrong.append(f"{flags} {origin}: no Via, not gzipped")
         self.assertEqual(wrong, [], "\n".join(wrong))
 
+    def test_origin_date_and_repeated_lines(self):
+        # Expires is compared with the origin's Date when it is passed
+        # (proxy_pass_header Date), else with now; every Cache-Control
+        # line counts, the token case-insensitive, no prefix match
+        body = text(3000, seed=10)
+        exp = ("Expires", "Fri, 01 Jan 2016 00:00:00 GMT")
+        o = origins.started(self, exact({
+            "/date": origins.fixed(200, plain_text(
+                [("Date", "Thu, 01 Jan 2015 00:00:00 GMT"), exp]), body),
+            "/date2": origins.fixed(200, plain_text(
+                [("Date", "Sun, 01 Jan 2017 00:00:00 GMT"), exp]), body),
+            "/cc2": origins.fixed(200, plain_text(
+                [("Cache-Control", "public"),
+                 ("Cache-Control", "no-cache")]), body),
+            "/cc3": origins.fixed(200, plain_text(
+                [("Cache-Control", "public, NO-CACHE")]), body),
+            "/cc4": origins.fixed(200, plain_text(
+                [("Cache-Control", "no-cachex")]), body),
+            "/exp0": origins.fixed(200, plain_text([("Expires", "0")]),
+                                   body)}))
+        inst = self.proxy(f"""
+    gzip on; gzip_types text/plain;
+    server {{ listen 127.0.0.1:@PORT@;
+        location /d/ {{ proxy_pass http://{o.addr}/; gzip_proxied expired;
+                       proxy_pass_header Date; }}
+        location /e/ {{ proxy_pass http://{o.addr}/; gzip_proxied expired; }}
+        location /n/ {{ proxy_pass http://{o.addr}/; gzip_proxied no-cache; }}
+    }}""")
+        for path, want in (("/d/date", False), ("/d/date2", True),
+                           ("/e/date", True), ("/e/exp0", False),
+                           ("/n/cc2", True), ("/n/cc3", True),
+                           ("/n/cc4", False)):
+            r = fetch(inst.port, path, AE + VIA)
+            self.assertEqual(r.h("Content-Encoding") == "gzip", want, path)
+            self.assertEqual(r.plain(), body, path)
+
 
 # ---------------------------------------------------------------- streaming
 
@@ -687,6 +729,16 @@ class Gunzip(GzipProxyCase):
             self.plain(r, self.body, path)
             self.assertIsNone(r.h("Content-Length"))
             self.assertEqual(r.h("Transfer-Encoding"), "chunked")
+
+    def test_gzip_members_concatenated(self):
+        body = text(3000, seed=11)
+        o = origins.started(self, exact({"/m": origins.fixed(
+            200, plain_text([("Content-Encoding", "gzip")]),
+            gzip.compress(body[:1000]) + gzip.compress(body[1000:]))}))
+        inst = self.proxy(f"""
+    server {{ listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass http://{o.addr}; gunzip on; }} }}""")
+        self.plain(fetch(inst.port, "/m"), body)
 
     def test_passed_through_when_accepted(self):
         for path in ("/gz", "/gzch"):
