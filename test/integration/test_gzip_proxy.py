@@ -382,6 +382,45 @@ class Bodies(GzipProxyCase):
         log = inst.log()
         self.assertNotRegex(log, r"\[(alert|crit|emerg)\]")
 
+    def test_origin_cut_short_never_ends_cleanly(self):
+        # the origin closes before its announced length (or its last
+        # chunk): the compressed answer must not end as if whole
+        body = text(1 << 20, seed=13)
+
+        def cut(n, chunked=False):
+            def b(c, req):
+                hs = plain_text([("Transfer-Encoding", "chunked")]
+                                if chunked else
+                                [("Content-Length", str(len(body)))])
+                data = body[:n]
+                if chunked:
+                    data = b"%x\r\n%s\r\n" % (len(data), data)
+                c.send(origins.head_bytes(200, hs) + data)
+                c.close()
+                return False
+            return b
+        o = origins.started(self, exact({
+            "/whole": cut(50000), "/big": cut(500000),
+            "/ch": cut(50000, chunked=True),
+            "/gzcut": origins.fixed(200, plain_text(), body)}))
+        inst = self.proxy(f"""
+    gzip on; gzip_types text/plain;
+    server {{ listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass http://{o.addr}; proxy_http_version 1.1; }}
+        location /unbuf/ {{ proxy_pass http://{o.addr}/;
+                           proxy_http_version 1.1; proxy_buffering off; }}
+    }}""")
+        for path in ("/whole", "/big", "/ch", "/unbuf/whole", "/unbuf/big",
+                     "/unbuf/ch"):
+            r = fetch(inst.port, path, AE)
+            self.assertEqual(r.status, 200, path)
+            self.assertFalse(r.complete, f"{path}: ended cleanly")
+            d = zlib.decompressobj(16 + 15)
+            got = d.decompress(r.body)
+            self.assertFalse(d.eof, f"{path}: a whole gzip stream")
+            self.assertTrue(body.startswith(got), path)
+        self.gz(fetch(inst.port, "/gzcut", AE), body)
+
 
 def read_to_eof(s):
     data = bytearray()
