@@ -150,6 +150,27 @@ class Bodies(GzipProxyCase):
                 self.gz(fetch(inst.port, "/z" + path, AE), body, "/z" + path)
                 self.plain(fetch(inst.port, path), body, path + " no AE")
 
+    def test_min_length_and_ratio(self):
+        # gzip_min_length against the origin's Content-Length only;
+        # $gzip_ratio of a proxied answer
+        o = origins.started(self, exact(body_routes()))
+        inst = self.proxy(f"""
+    gzip on; gzip_types text/plain; gzip_min_length 9000;
+    log_format r '$uri $gzip_ratio';
+    access_log logs/ratio.log r;
+    server {{ listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass http://{o.addr}; proxy_http_version 1.1; }}
+    }}""")
+        self.plain(fetch(inst.port, "/cl/s8k", AE), SIZES["s8k"])
+        self.gz(fetch(inst.port, "/ch/s8k", AE), SIZES["s8k"])
+        self.gz(fetch(inst.port, "/cl/s1m", AE), SIZES["s1m"])
+        lines = self.access_lines(inst, 3, "ratio.log")
+        self.assertEqual(lines[0], "/cl/s8k -")
+        for line in lines[1:]:
+            uri, ratio = line.split(" ")
+            self.assertRegex(ratio, r"^\d+\.\d\d$", line)
+            self.assertGreater(float(ratio), 2, line)
+
     def test_origin_content_encoding_kept(self):
         body = text(8192, seed=3)
         gzbody = gzip.compress(body, mtime=0)
