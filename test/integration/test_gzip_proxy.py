@@ -841,20 +841,27 @@ class OverTLS(GzipProxyCase):
         ca = CertAuthority(self.portico().path("certs"))
         srv = ca.server("localhost", kind="ecdsa")
         body = SIZES["s1m"]
+        big = random.Random(14).randbytes(8 << 20)
         o = origins.started(self, exact({
             "/cl": origins.fixed(200, plain_text(), body),
             "/ch": origins.chunked([body[:300000], body[300000:]],
-                                   plain_text())}))
+                                   plain_text()),
+            "/big": origins.chunked([big], plain_text())}))
         inst = self.proxy(f"""
     gzip on; gzip_types text/plain;
     server {{ listen 127.0.0.1:@PORT@ ssl;
         ssl_certificate {srv.chain}; ssl_certificate_key {srv.key};
-        location / {{ proxy_pass http://{o.addr}; proxy_http_version 1.1; }}
+        location / {{ proxy_pass http://{o.addr}; proxy_http_version 1.1;
+                     proxy_buffers 4 4k; proxy_busy_buffers_size 4k;
+                     gzip_buffers 2 4k; }}
     }}""")
         ctx = ssl.create_default_context(cafile=ca.cert)
         for path in ("/cl", "/ch"):
             self.gz(fetch(inst.port, path, AE, tls=ctx), body, path)
         self.plain(fetch(inst.port, "/cl", tls=ctx), body)
+        # incompressible, more than the socket buffers: TLS writes of
+        # gzip's buffers under back-pressure (and the proxy's temp file)
+        self.gz(fetch(inst.port, "/big", AE, tls=ctx), big, "/big")
 
 
 # -------------------------------------------------------------------- slow
