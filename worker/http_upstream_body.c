@@ -647,15 +647,13 @@ pass_out(pt_proxy_ctx_t *ctx, pt_chain_t *out, int last, int flush)
     }
     if (flagged) {
         /* one flag-only buffer per request, never on busy: it carries no
-         * bytes, so the write filter may hold it more than once */
-        ctx->flag_buf.flush = !last;
-        ctx->flag_buf.last_buf = last;
-        ctx->flag_link.buf = &ctx->flag_buf;
+         * bytes, so the write filter may hold it more than once. The
+         * end gets its own: a filter may still hold a flush mark (gzip
+         * waiting for the socket), which must not turn into the end */
+        ctx->flag_buf.flush = 1;
+        ctx->last_buf.last_buf = 1;
+        ctx->flag_link.buf = last ? &ctx->last_buf : &ctx->flag_buf;
         ctx->flag_link.next = NULL;
-        if (last) {
-            ctx->last_buf = ctx->flag_buf;
-            ctx->flag_link.buf = &ctx->last_buf;
-        }
         *tail = &ctx->flag_link;
     }
     rc = pt_http_output_filter(r, out);

@@ -58,6 +58,15 @@ read_file_part(pt_http_request_t *r, pt_http_xform_t *x, pt_buf_t *b)
     b->file_pos += got;
     x->next_in = x->read_buf->start;
     x->avail_in = (size_t) got;
+    if (b->file_pos == b->file_last) {
+        /* its bytes are all in read_buf: the producer may now reuse the
+         * descriptor (the proxy does, for its next read), so its flags
+         * are taken now and no reference kept; run_step acts on them
+         * only once read_buf is used up */
+        x->flush |= b->flush;
+        x->last |= b->last_buf;
+        x->in_buf = NULL;
+    }
     return PT_OK;
 }
 

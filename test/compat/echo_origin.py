@@ -16,8 +16,11 @@ Path words (in the path as the origin receives it, first match wins):
                   X-Accel-*) and others it passes (X-Secret, X-Passed,
                   Set-Cookie)
   chunked         the echo in chunks (to HTTP/1.1 requests only)
+  gzipped         the echo gzip-compressed, with Content-Encoding: gzip
+                  (combines with chunked)
 """
 
+import gzip
 import http
 import re
 import socket
@@ -120,6 +123,9 @@ def answer(raw, port):
         headers += [("Location", to), ("Refresh", "5; url=" + to)]
     elif "headers" in path:
         headers += HIDDEN + PASSED
+    if "gzipped" in path and status not in (204, 304):
+        headers.append(("Content-Encoding", "gzip"))
+        body = gzip.compress(body, 6, mtime=0)
     chunked = "chunked" in path and version == "HTTP/1.1"
     if status in (204, 304) or status < 200:
         body = b""

@@ -6,10 +6,13 @@
  * last_buf ends the stream, whatever the input's split.
  */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/pool.h"
 #include "worker/http_request.h"
 #include "worker/http_xform.h"
@@ -255,6 +258,72 @@ START_TEST(deflate_sync_flush_and_finish)
 }
 END_TEST
 
+/*
+ * A file range read whole is given back to its producer at once (its
+ * file_pos reaches file_last): the proxy reuses that descriptor for its
+ * next read while the bytes still wait in the transform. Those next bytes
+ * must be transformed, not taken as the old range's end.
+ */
+START_TEST(file_descriptor_reused_after_read)
+{
+    static char     data[2000];
+    char            path[] = "/tmp/pt-xform-XXXXXX";
+    pt_http_xform_t x;
+    pt_file_t       f;
+    pt_chain_t     *cl;
+    pt_buf_t       *b;
+    size_t          i;
+    int             rc;
+
+    for (i = 0; i < sizeof(data); i++) {
+        data[i] = (char) ('a' + i % 26);
+    }
+    memset(&f, 0, sizeof(f));
+    f.fd = mkstemp(path);
+    ck_assert_int_ge(f.fd, 0);
+    unlink(path);
+    ck_assert_int_eq(write(f.fd, data, sizeof(data)), (int) sizeof(data));
+    f.name.data = (u_char *) path;
+    f.name.len = strlen(path);
+
+    memset(&x, 0, sizeof(x));
+    pt_http_xform_init(&x, &x, 0x01, 1, 100, copy_step, next_filter, NULL);
+    cl = mem(NULL, 0, 0, 0);
+    b = cl->buf;
+    b->in_file = 1;
+    b->file = &f;
+    b->file_pos = 0;
+    b->file_last = sizeof(data);
+    socket_blocked = 1;
+    ck_assert_int_eq(pt_http_xform_body(&req, &x, cl), PT_AGAIN);
+    ck_assert(pt_buf_size(b) == 0);     /* read: the producer's again */
+
+    /* the producer's next bytes, in the same descriptor */
+    memset(b, 0, sizeof(*b));
+    b->pos = b->start = (u_char *) "NEXT";
+    b->last = b->end = b->pos + 4;
+    b->memory = 1;
+    b->last_buf = 1;
+    cl = pt_alloc_chain_link(req.pool);
+    cl->buf = b;
+    cl->next = NULL;
+    rc = pt_http_xform_body(&req, &x, cl);
+    for (i = 0; i < 100 && !x.done; i++) {
+        ck_assert_int_ne(rc, PT_ERROR);
+        unblock();
+        socket_blocked = 1;
+        rc = pt_http_xform_body(&req, &x, NULL);
+    }
+    unblock();
+    ck_assert(x.done);
+    ck_assert_uint_eq(sent_len, sizeof(data) + 4);
+    ck_assert(memcmp(sent, data, sizeof(data)) == 0);
+    ck_assert(memcmp(sent + sizeof(data), "NEXT", 4) == 0);
+    ck_assert_int_eq(sent_last, 1);
+    close(f.fd);
+}
+END_TEST
+
 Suite *
 pt_test_suite(void)
 {
@@ -265,6 +334,7 @@ pt_test_suite(void)
     tcase_add_test(tc, copy_bounded_with_backpressure);
     tcase_add_test(tc, copy_flush_passes_at_once);
     tcase_add_test(tc, deflate_sync_flush_and_finish);
+    tcase_add_test(tc, file_descriptor_reused_after_read);
     suite_add_tcase(s, tc);
     return s;
 }
