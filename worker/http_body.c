@@ -29,33 +29,17 @@ static int
 consume(pt_http_request_t *r, pt_buf_t *b)
 {
     pt_http_request_body_t *rb = r->request_body;
-    pt_http_loc_conf_t     *clcf = pt_http_core_loc_conf(r);
     off_t                   n;
     int                     rc;
 
     while (b->pos < b->last || (r->headers_in.chunked && rb->rest != 0)) {
         if (r->headers_in.chunked) {
-            rc = pt_http_parse_chunked(&rb->chunked, b);
-            if (rc == PT_DONE) {
-                rb->rest = 0;
-                return PT_DONE;
-            }
+            rc = pt_http_body_chunk(r, b, &n);
             if (rc == PT_AGAIN) {
                 return PT_OK;
             }
-            if (rc == PT_ERROR) {
-                pt_log_error(PT_LOG_INFO, r->connection->log, 0, "client sent "
-                             "invalid chunked body");
-                return PT_HTTP_BAD_REQUEST;
-            }
-            n = pt_min(rb->chunked.size, b->last - b->pos);
-            if (clcf->client_max_body_size
-                && rb->received + n > clcf->client_max_body_size)
-            {
-                pt_log_error(PT_LOG_ERR, r->connection->log, 0, "client "
-                             "intended to send too large chunked body: %lld "
-                             "bytes", (long long) (rb->received + n));
-                return PT_HTTP_REQUEST_ENTITY_TOO_LARGE;
+            if (rc != PT_OK) {
+                return rc;
             }
             rb->chunked.size -= n;
         } else {
@@ -70,6 +54,38 @@ consume(pt_http_request_t *r, pt_buf_t *b)
         if (!r->headers_in.chunked && rb->rest == 0) {
             return PT_DONE;
         }
+    }
+    return PT_OK;
+}
+
+int
+pt_http_body_chunk(pt_http_request_t *r, pt_buf_t *b, off_t *n)
+{
+    pt_http_request_body_t *rb = r->request_body;
+    pt_http_loc_conf_t     *clcf = pt_http_core_loc_conf(r);
+    int                     rc;
+
+    rc = pt_http_parse_chunked(&rb->chunked, b);
+    if (rc == PT_DONE) {
+        rb->rest = 0;
+        return PT_DONE;
+    }
+    if (rc == PT_AGAIN) {
+        return PT_AGAIN;
+    }
+    if (rc == PT_ERROR) {
+        pt_log_error(PT_LOG_INFO, r->connection->log, 0, "client sent "
+                     "invalid chunked body");
+        return PT_HTTP_BAD_REQUEST;
+    }
+    *n = pt_min(rb->chunked.size, b->last - b->pos);
+    if (clcf->client_max_body_size
+        && rb->received + *n > clcf->client_max_body_size)
+    {
+        pt_log_error(PT_LOG_ERR, r->connection->log, 0, "client intended to "
+                     "send too large chunked body: %lld bytes",
+                     (long long) (rb->received + *n));
+        return PT_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
     return PT_OK;
 }
@@ -132,8 +148,8 @@ pt_http_body_store(pt_http_request_t *r, const u_char *p, size_t n)
     return PT_OK;
 }
 
-static int
-send_continue(pt_http_request_t *r)
+int
+pt_http_send_continue(pt_http_request_t *r)
 {
     static const u_char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
     pt_table_elt_t     *e = r->headers_in.expect;
@@ -236,7 +252,7 @@ pt_http_read_client_request_body(pt_http_request_t *r,
         handler(r);
         return PT_OK;
     }
-    if (send_continue(r) != PT_OK) {
+    if (pt_http_send_continue(r) != PT_OK) {
         return PT_HTTP_INTERNAL_SERVER_ERROR;
     }
     rb->rest = r->headers_in.chunked ? -1 : r->headers_in.content_length_n;
@@ -403,7 +419,7 @@ pt_http_discard_request_body(pt_http_request_t *r)
     }
     r->discard_body = 1;
     /* nginx answers an Expect: 100-continue even when no body follows */
-    if (send_continue(r) != PT_OK) {
+    if (pt_http_send_continue(r) != PT_OK) {
         r->keepalive = 0;
         r->lingering_close = 1;
         return PT_OK;

@@ -46,6 +46,14 @@ int pt_http_write_filter(pt_http_request_t *r, pt_chain_t *in);
 int pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in);
 void pt_http_header_filter_init(void);
 int pt_http_body_store(pt_http_request_t *r, const u_char *p, size_t n);
+/* One step of a chunked request body at b->pos: PT_OK with *n data bytes
+ * at b->pos (within client_max_body_size; the caller takes them and takes
+ * them off rb->chunked.size), PT_DONE at its end (rb->rest = 0), PT_AGAIN
+ * for more bytes, or 400 / 413 (logged). */
+int pt_http_body_chunk(pt_http_request_t *r, pt_buf_t *b, off_t *n);
+/* "100 Continue" to an HTTP/1.1 client that expects it, once; PT_OK or
+ * PT_ERROR. */
+int pt_http_send_continue(pt_http_request_t *r);
 /* Is a discarded body still arriving (the request holds a reference)? */
 int pt_http_discarding_body(pt_http_request_t *r);
 
@@ -60,6 +68,11 @@ void pt_http_request_empty_handler(pt_http_request_t *r);
 void pt_http_block_reading(pt_http_request_t *r);
 
 int pt_http_process_request_uri(pt_http_request_t *r);
+/* Append the header line the parser just returned (name, value and a
+ * lowercase copy of the name, which comes from `pool`) to `headers`;
+ * NULL on allocation failure. */
+pt_table_elt_t *pt_http_push_header(pt_pool_t *pool, pt_array_t *headers,
+                                    pt_http_parse_t *p);
 void pt_http_process_request(pt_http_request_t *r);
 void pt_http_parse_error(pt_http_request_t *r, int rc);
 int pt_http_skip_invalid_header(pt_http_request_t *r, pt_http_srv_conf_t *scf);

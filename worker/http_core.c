@@ -347,8 +347,8 @@ create_loc_conf(pt_conf_t *cf)
 
 /* Make `path` absolute (from the prefix) and have the master create it
  * at start, owned by the worker user, like every temp path. */
-static char *
-add_temp_path(pt_conf_t *cf, pt_str_t *path)
+char *
+pt_http_add_temp_path(pt_conf_t *cf, pt_str_t *path)
 {
     pt_str_t  *p;
     pt_uint_t  i;
@@ -441,7 +441,7 @@ merge_paths(pt_conf_t *cf, pt_http_loc_conf_t *p, pt_http_loc_conf_t *c)
     pt_conf_merge_str(c->default_type, p->default_type, "text/plain");
     pt_conf_merge_str(c->client_body_temp_path, p->client_body_temp_path,
                       "client_body_temp");
-    return add_temp_path(cf, &c->client_body_temp_path);
+    return pt_http_add_temp_path(cf, &c->client_body_temp_path);
 }
 
 static char *
@@ -451,6 +451,13 @@ merge_loc_conf(pt_conf_t *cf, void *prev, void *conf)
 
     if (merge_paths(cf, p, c) != PT_CONF_OK) {
         return PT_CONF_ERROR;
+    }
+    if (c->handler == NULL && c->location != NULL
+        && c->location == p->location)
+    {
+        /* an "if" block runs its location's content handler (nginx's
+         * unnamed locations inherit proxy_pass) */
+        c->handler = p->handler;
     }
     pt_conf_merge_value(c->client_max_body_size, p->client_max_body_size,
                         1024 * 1024);

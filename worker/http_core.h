@@ -227,6 +227,10 @@ extern pt_module_t pt_http_core_module;
 /* Set r->loc_conf (and limits that depend on it) after a location match. */
 void pt_http_update_location_config(pt_http_request_t *r);
 
+/* Make a temp directory path absolute (from the prefix) and have the
+ * master create it at start, owned by the worker user (merge time). */
+char *pt_http_add_temp_path(pt_conf_t *cf, pt_str_t *path);
+
 /* The location's error log (for messages about this request). */
 pt_log_t *pt_http_request_log(pt_http_request_t *r);
 

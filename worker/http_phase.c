@@ -174,6 +174,7 @@ find_config_checker(pt_http_request_t *r, pt_http_phase_handler_t *ph)
 
     r->content_handler = NULL;
     r->uri_changed = 0;
+    r->valid_location = 1;
 
     if (scf->locations != NULL) {
         loc = pt_http_find_location(r, scf->locations);

@@ -427,18 +427,15 @@ process_request_line(pt_event_t *ev)
     }
 }
 
-/* Store one parsed header and run its handler. */
-static int
-store_header(pt_http_request_t *r)
+pt_table_elt_t *
+pt_http_push_header(pt_pool_t *pool, pt_array_t *headers, pt_http_parse_t *p)
 {
-    pt_http_parse_t *p = &r->parse;
-    pt_table_elt_t  *h;
-    const header_t  *k;
-    size_t           len = (size_t) (p->header_name_end - p->header_name_start);
+    pt_table_elt_t *h;
+    size_t          len = (size_t) (p->header_name_end - p->header_name_start);
 
-    h = pt_array_push(&r->headers_in.headers);
+    h = pt_array_push(headers);
     if (h == NULL) {
-        return PT_ERROR;
+        return NULL;
     }
     h->hash = 1;
     h->key.data = p->header_name_start;
@@ -446,14 +443,30 @@ store_header(pt_http_request_t *r)
     h->value.data = p->header_start;
     h->value.len = (size_t) (p->header_end - p->header_start);
     h->next = NULL;
-    h->lowcase_key = pt_pnalloc(r->pool, len + 1);
+    h->lowcase_key = pt_pnalloc(pool, len + 1);
     if (h->lowcase_key == NULL) {
-        return PT_ERROR;
+        return NULL;
     }
     for (size_t i = 0; i < len; i++) {
         h->lowcase_key[i] = pt_tolower(h->key.data[i]);
     }
     h->lowcase_key[len] = '\0';
+    return h;
+}
+
+/* Store one parsed header and run its handler. */
+static int
+store_header(pt_http_request_t *r)
+{
+    pt_table_elt_t  *h;
+    const header_t  *k;
+    size_t           len;
+
+    h = pt_http_push_header(r->pool, &r->headers_in.headers, &r->parse);
+    if (h == NULL) {
+        return PT_ERROR;
+    }
+    len = h->key.len;
 
     /* lengths first: most headers are rejected without a byte compare */
     for (k = known_headers; k->name.len != 0; k++) {

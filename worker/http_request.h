@@ -195,6 +195,10 @@ struct pt_http_request_s {
     pt_str_t                 schema;
 
     pt_chain_t              *out;           /* unsent output (write filter) */
+    pt_chain_t              *free_links;    /* write/chunked filters' spare
+                                               links: a long streamed body
+                                               costs no pool growth */
+    pt_chain_t              *free_chunk_bufs;  /* spare chunk-size bufs */
     pt_http_request_t       *main;          /* == r: no subrequests yet */
 
     pt_http_variable_value_t *variables;    /* cached values, by index */

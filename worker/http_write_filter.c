@@ -26,16 +26,72 @@
 
 #define MAX_IOVS 64
 
+/* Chunk-size lines: a descriptor with room for "<hex>\r\n" (or the CRLF
+ * closing a chunk), recycled once sent. */
+#define CHUNK_TAG ((void *) pt_http_chunked_body_filter)
+#define CHUNK_LINE_SIZE 24
+
+/* A link from the request's spare ones, or the pool. */
 static pt_chain_t *
-link_buf(pt_pool_t *pool, pt_buf_t *b)
+request_link(pt_http_request_t *r, pt_buf_t *b)
 {
-    pt_chain_t *cl = pt_alloc_chain_link(pool);
+    pt_chain_t *cl = r->free_links;
 
     if (cl != NULL) {
-        cl->buf = b;
-        cl->next = NULL;
+        r->free_links = cl->next;
+    } else if ((cl = pt_alloc_chain_link(r->pool)) == NULL) {
+        return NULL;
     }
+    cl->buf = b;
+    cl->next = NULL;
     return cl;
+}
+
+/* Give the links of a chain (not their buffers) back to the request. */
+static void
+release_links(pt_http_request_t *r, pt_chain_t *cl)
+{
+    pt_chain_t *next;
+
+    for (; cl != NULL; cl = next) {
+        next = cl->next;
+        cl->next = r->free_links;
+        r->free_links = cl;
+    }
+}
+
+/* A written-out link of r->out: chunk lines go back to their list. */
+static void
+release_sent(pt_http_request_t *r, pt_chain_t *cl)
+{
+    if (cl->buf->tag == CHUNK_TAG) {
+        cl->next = r->free_chunk_bufs;
+        r->free_chunk_bufs = cl;
+        return;
+    }
+    cl->next = r->free_links;
+    r->free_links = cl;
+}
+
+static pt_buf_t *
+chunk_line(pt_http_request_t *r)
+{
+    pt_chain_t *cl = r->free_chunk_bufs;
+    pt_buf_t   *b;
+
+    if (cl != NULL) {
+        r->free_chunk_bufs = cl->next;
+        b = cl->buf;
+        cl->next = r->free_links;
+        r->free_links = cl;
+        b->pos = b->last = b->start;
+        return b;
+    }
+    b = pt_buf_create_temp(r->pool, CHUNK_LINE_SIZE);
+    if (b != NULL) {
+        b->tag = CHUNK_TAG;
+    }
+    return b;
 }
 
 static pt_buf_t *
@@ -103,7 +159,7 @@ pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in)
     pt_buf_t    *b, *last = NULL;
     off_t        size = 0;
     u_char      *hex;
-    int          n;
+    int          n, rc;
 
     if (!r->chunked || in == NULL) {
         return pt_http_write_filter(r, in);
@@ -116,13 +172,14 @@ pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in)
     }
 
     if (size > 0) {
-        hex = pt_pnalloc(r->pool, 2 + 16 + 2);
-        if (hex == NULL) {
+        b = chunk_line(r);
+        if (b == NULL) {
             return PT_ERROR;
         }
+        hex = b->last;
         n = sprintf((char *) hex, "%llx\r\n", (unsigned long long) size);
-        b = memory_buf(r->pool, (char *) hex, (size_t) n);
-        if (b == NULL || (*tail = link_buf(r->pool, b)) == NULL) {
+        b->last += n;
+        if ((*tail = request_link(r, b)) == NULL) {
             return PT_ERROR;
         }
         tail = &(*tail)->next;
@@ -134,7 +191,7 @@ pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in)
                 continue;
             }
         }
-        ln = link_buf(r->pool, cl->buf);
+        ln = request_link(r, cl->buf);
         if (ln == NULL) {
             return PT_ERROR;
         }
@@ -159,13 +216,19 @@ pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in)
                 b->last_buf = 1;
             }
         } else {
-            b = memory_buf(r->pool, crlf, 2);
+            b = chunk_line(r);
+            if (b != NULL) {
+                memcpy(b->last, crlf, 2);
+                b->last += 2;
+            }
         }
-        if (b == NULL || (*tail = link_buf(r->pool, b)) == NULL) {
+        if (b == NULL || (*tail = request_link(r, b)) == NULL) {
             return PT_ERROR;
         }
     }
-    return pt_http_write_filter(r, out);
+    rc = pt_http_write_filter(r, out);
+    release_links(r, out);   /* the write filter linked the buffers */
+    return rc;
 }
 
 /* TCP_CORK on (1) or off (0): tcp_nopush with sendfile holds the head
@@ -355,7 +418,10 @@ send_chain(pt_http_request_t *r)
     while (r->out != NULL) {
         /* drop empty and flag-only buffers at the head */
         while (r->out != NULL && pt_buf_size(r->out->buf) == 0) {
-            r->out = r->out->next;
+            pt_chain_t *sent = r->out;
+
+            r->out = sent->next;
+            release_sent(r, sent);
         }
         if (r->out == NULL) {
             break;
@@ -389,7 +455,7 @@ pt_http_write_filter(pt_http_request_t *r, pt_chain_t *in)
         size += pt_buf_size((*tail)->buf);
     }
     for (cl = in; cl != NULL; cl = cl->next) {
-        ln = link_buf(r->pool, cl->buf);
+        ln = request_link(r, cl->buf);
         if (ln == NULL) {
             return PT_ERROR;
         }

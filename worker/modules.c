@@ -38,6 +38,7 @@ extern pt_module_t pt_http_static_module;
 extern pt_module_t pt_http_autoindex_module;
 extern pt_module_t pt_http_index_module;
 extern pt_module_t pt_http_gzip_static_module;
+extern pt_module_t pt_http_proxy_module;
 extern pt_module_t pt_http_range_filter_module;
 extern pt_module_t pt_http_gzip_filter_module;
 extern pt_module_t pt_http_charset_filter_module;
@@ -74,6 +75,8 @@ pt_module_t *pt_modules[] = {
     &pt_http_autoindex_module,
     &pt_http_index_module,
     &pt_http_gzip_static_module,     /* before index and static: its .gz */
+    /* location content handlers (proxy_pass) */
+    &pt_http_proxy_module,
     /* filters: the last one listed sees the response first */
     &pt_http_range_filter_module,
     &pt_http_gzip_filter_module,

@@ -1,0 +1,1012 @@
+/*
+ * The upstream response to the client: the head's headers copied into
+ * headers_out, then the body relayed through the output filters with
+ * memory bounded by proxy_buffer_size and proxy_buffers (the origin is
+ * read no faster than the client takes it once they are full), de-chunked
+ * on the way; and the byte tunnel of an upgraded (101) connection.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/array.h"
+#include "common/buf.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/pool.h"
+#include "common/str.h"
+#include "common/time.h"
+#include "conn.h"
+#include "event.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_proxy.h"
+#include "http_proxy_rewrite.h"
+#include "http_request.h"
+#include "timer.h"
+
+static void client_write(pt_http_request_t *r);
+
+static void body_read(pt_proxy_ctx_t *ctx);
+
+static int
+key_is(const pt_table_elt_t *h, const char *name, size_t n)
+{
+    return h->key.len == n && memcmp(h->lowcase_key, name, n) == 0;
+}
+
+#define KEY_IS(h, s) key_is(h, s, sizeof(s) - 1)
+
+/* Point the headers_out fields filters read at the copied header. */
+static void
+note_known(pt_http_request_t *r, pt_table_elt_t *h)
+{
+    pt_http_headers_out_t *out = &r->headers_out;
+
+    switch (h->key.len) {
+    case 4:
+        if (KEY_IS(h, "etag")) {
+            out->etag = h;
+        } else if (KEY_IS(h, "date")) {
+            out->date = h;
+        }
+        break;
+    case 6:
+        if (KEY_IS(h, "server")) {
+            out->server = h;
+        }
+        break;
+    case 7:
+        if (KEY_IS(h, "expires")) {
+            out->expires = h;
+        } else if (KEY_IS(h, "refresh")) {
+            out->refresh = h;
+        }
+        break;
+    case 8:
+        if (KEY_IS(h, "location") && h->value.len > 0
+            && h->value.data[0] != '/')
+        {
+            /* a relative one stays as the origin sent it, as nginx */
+            out->location = h;
+        }
+        break;
+    case 13:
+        if (KEY_IS(h, "cache-control")) {
+            out->cache_control = h;
+        } else if (KEY_IS(h, "last-modified")) {
+            out->last_modified = h;
+        } else if (KEY_IS(h, "content-range")) {
+            out->content_range = h;
+        } else if (KEY_IS(h, "accept-ranges")) {
+            out->accept_ranges = h;
+        }
+        break;
+    case 16:
+        if (KEY_IS(h, "content-encoding")) {
+            out->content_encoding = h;
+        } else if (KEY_IS(h, "www-authenticate")) {
+            out->www_authenticate = h;
+        }
+        break;
+    }
+}
+
+/* Headers that describe the upstream connection, never the response. */
+static int
+hop_by_hop(const pt_table_elt_t *h)
+{
+    return KEY_IS(h, "connection") || KEY_IS(h, "keep-alive")
+           || KEY_IS(h, "transfer-encoding")
+           || KEY_IS(h, "content-length");
+}
+
+static void
+set_content_type(pt_http_request_t *r, pt_table_elt_t *h)
+{
+    pt_http_headers_out_t *out = &r->headers_out;
+    u_char                *semi;
+
+    out->content_type = h->value;
+    semi = memchr(h->value.data, ';', h->value.len);
+    out->content_type_len = semi != NULL
+                            ? (size_t) (semi - h->value.data) : h->value.len;
+    while (out->content_type_len > 0
+           && h->value.data[out->content_type_len - 1] == ' ')
+    {
+        out->content_type_len--;
+    }
+    out->charset.len = 0;
+}
+
+static int
+copy_headers(pt_proxy_ctx_t *ctx)
+{
+    pt_http_request_t     *r = ctx->r;
+    pt_proxy_headers_in_t *in = &ctx->headers_in;
+    pt_table_elt_t        *h = in->headers.elts, *o;
+    const pt_str_t        *known;
+    pt_uint_t              i;
+
+    r->headers_out.status = in->status;
+    known = pt_http_status_line(in->status);
+    if (in->status_line.len > 0
+        && (known == NULL || !pt_str_eq(&in->status_line, known)))
+    {
+        /* the origin's reason phrase goes out as it came, as nginx */
+        r->headers_out.status_line = in->status_line;
+    }
+    for (i = 0; i < in->headers.nelts; i++) {
+        if (hop_by_hop(&h[i])
+            || pt_proxy_name_in(ctx->conf->hidden, h[i].key.data,
+                                h[i].key.len))
+        {
+            continue;
+        }
+        if (KEY_IS(&h[i], "content-type")) {
+            set_content_type(r, &h[i]);
+            continue;
+        }
+        o = pt_array_push(&r->headers_out.headers);
+        if (o == NULL) {
+            return PT_ERROR;
+        }
+        *o = h[i];
+        o->next = NULL;
+        note_known(r, o);
+    }
+    r->headers_out.content_length_n = in->chunked ? -1 : in->content_length_n;
+    /* proxy_redirect, proxy_cookie_* */
+    if (pt_http_proxy_rewrite_headers(r, ctx->conf->pass_cv != NULL
+                                         ? NULL : &ctx->conf->url)
+        != PT_OK)
+    {
+        return PT_ERROR;
+    }
+    if (in->x_accel_charset != NULL
+        && !(ctx->conf->ignore_headers & PT_PROXY_IGN_XA_CHARSET)
+        && !pt_str_eq_cstr(&in->x_accel_charset->value, "off"))
+    {
+        r->headers_out.charset = in->x_accel_charset->value;
+    }
+    return PT_OK;
+}
+
+/* X-Accel-Buffering and X-Accel-Limit-Rate, unless ignored. */
+static void
+accel_settings(pt_proxy_ctx_t *ctx)
+{
+    pt_proxy_headers_in_t *in = &ctx->headers_in;
+    pt_uint_t              ign = ctx->conf->ignore_headers;
+    pt_int_t               n;
+
+    ctx->buffering = ctx->conf->buffering;
+    if (in->x_accel_buffering != NULL && !(ign & PT_PROXY_IGN_XA_BUFFERING)) {
+        if (pt_str_eq_cstr(&in->x_accel_buffering->value, "yes")) {
+            ctx->buffering = 1;
+        } else if (pt_str_eq_cstr(&in->x_accel_buffering->value, "no")) {
+            ctx->buffering = 0;
+        }
+    }
+    ctx->limit_rate = ctx->conf->limit_rate;
+    if (in->x_accel_limit_rate != NULL && !(ign & PT_PROXY_IGN_XA_LIMIT_RATE)) {
+        if (pt_str_eq_cstr(&in->x_accel_limit_rate->value, "off")) {
+            ctx->r->limit_rate = 0;
+            ctx->limit_rate = 0;
+        } else {
+            n = pt_atoi(in->x_accel_limit_rate->value.data,
+                        in->x_accel_limit_rate->value.len);
+            if (n != PT_ERROR) {
+                /* the core's writer has no rate limit yet: the origin is
+                 * read at that rate, which paces the client too */
+                ctx->r->limit_rate = (size_t) n;
+                ctx->limit_rate = (size_t) n;
+            }
+        }
+    }
+}
+
+/* How the body ends: a length, chunked framing, or the close. */
+static void
+set_framing(pt_proxy_ctx_t *ctx)
+{
+    pt_proxy_headers_in_t *in = &ctx->headers_in;
+    pt_uint_t              st = in->status;
+
+    memset(&ctx->chunked, 0, sizeof(ctx->chunked));
+    if (ctx->head_request || st == PT_HTTP_NO_CONTENT
+        || st == PT_HTTP_NOT_MODIFIED || (st >= 100 && st < 200))
+    {
+        ctx->rest = 0;
+        ctx->no_body = 1;
+    } else if (in->chunked) {
+        ctx->rest = -1;
+    } else {
+        ctx->rest = in->content_length_n;
+    }
+}
+
+int
+pt_proxy_body_init(pt_proxy_ctx_t *ctx)
+{
+    pt_http_request_t *r = ctx->r;
+    int                rc;
+
+    if (copy_headers(ctx) != PT_OK) {
+        pt_proxy_finalize(ctx, PT_HTTP_INTERNAL_SERVER_ERROR);
+        return PT_ERROR;
+    }
+    accel_settings(ctx);
+    set_framing(ctx);
+    if (ctx->headers_in.version == 9) {
+        r->http_version = 9;    /* the bytes go out as they came */
+        r->keepalive = 0;
+    }
+    ctx->upgrade = ctx->headers_in.status == PT_HTTP_SWITCHING_PROTOCOLS
+                   && r->headers_in.upgrade != NULL;
+    if (ctx->upgrade) {
+        r->keepalive = 0;
+    }
+    ctx->action = "reading upstream";
+    ctx->bufs_max = ctx->buffering ? ctx->conf->bufs_num : 0;
+    ctx->buf_size = ctx->conf->bufs_size;
+    r->read_event_handler = pt_http_block_reading;
+    ctx->header_sent = 1;
+    rc = pt_http_send_header(r);
+    if (rc == PT_ERROR) {
+        pt_proxy_finalize(ctx, PT_ERROR);
+        return PT_ERROR;
+    }
+    r->write_event_handler = client_write;
+    if (ctx->upgrade) {
+        pt_proxy_tunnel_init(ctx);
+        return PT_ERROR;   /* the tunnel goes on by itself */
+    }
+    return PT_OK;
+}
+
+/* Descriptors whose bytes all went out return to the free list: busy
+ * holds only data, in the order the write filter sends it, so those are
+ * the ones before the first unsent byte. */
+static void
+retire_busy(pt_proxy_ctx_t *ctx)
+{
+    pt_chain_t *cl;
+
+    while (ctx->busy != NULL && pt_buf_size(ctx->busy->buf) == 0) {
+        cl = ctx->busy;
+        ctx->busy = cl->next;
+        cl->next = ctx->free_desc;
+        ctx->free_desc = cl;
+    }
+    if (ctx->busy == NULL) {
+        ctx->busy_tail = &ctx->busy;
+    }
+}
+
+/* Is any byte of raw buffer `raw` still waiting to go out, handed to the
+ * filters (busy) or about to be (`out`, this round's descriptors)? */
+static int
+raw_busy(pt_proxy_ctx_t *ctx, pt_chain_t *out, pt_buf_t *raw)
+{
+    pt_chain_t *cl;
+
+    for (cl = ctx->busy; cl != NULL; cl = cl->next) {
+        if (cl->buf->shadow == raw && pt_buf_size(cl->buf) > 0) {
+            return 1;
+        }
+    }
+    for (cl = out; cl != NULL; cl = cl->next) {
+        if (cl->buf->shadow == raw) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The raw buffer to read into next, or NULL when all are taken. */
+static pt_buf_t *
+read_buffer(pt_proxy_ctx_t *ctx, pt_chain_t *out)
+{
+    pt_chain_t *cl;
+    pt_buf_t   *b = ctx->cur;
+
+    if (b != NULL && b->last < b->end) {
+        return b;
+    }
+    if (b != NULL && b->pos == b->last && !raw_busy(ctx, out, b)) {
+        b->pos = b->last = b->start;
+        return b;
+    }
+    for (cl = ctx->raws; cl != NULL; cl = cl->next) {
+        if (cl->buf->pos == cl->buf->last
+            && !raw_busy(ctx, out, cl->buf))
+        {
+            cl->buf->pos = cl->buf->last = cl->buf->start;
+            ctx->cur = cl->buf;
+            return cl->buf;
+        }
+    }
+    if (ctx->bufs_made >= ctx->bufs_max) {
+        return NULL;
+    }
+    cl = pt_alloc_chain_link(ctx->r->pool);
+    b = pt_buf_create_temp(ctx->r->pool, ctx->buf_size);
+    if (cl == NULL || b == NULL) {
+        return NULL;
+    }
+    cl->buf = b;
+    cl->next = ctx->raws;
+    ctx->raws = cl;
+    ctx->bufs_made++;
+    ctx->cur = b;
+    return b;
+}
+
+/* A descriptor for [p, p + n) of raw, appended to *tail. */
+static int
+add_desc(pt_proxy_ctx_t *ctx, pt_chain_t ***tail, pt_buf_t *raw, u_char *p,
+         size_t n)
+{
+    pt_chain_t *cl = ctx->free_desc;
+    pt_buf_t   *b;
+
+    if (cl != NULL) {
+        ctx->free_desc = cl->next;
+        b = cl->buf;
+    } else {
+        cl = pt_alloc_chain_link(ctx->r->pool);
+        b = pt_buf_calloc(ctx->r->pool);
+        if (cl == NULL || b == NULL) {
+            return PT_ERROR;
+        }
+        cl->buf = b;
+    }
+    memset(b, 0, sizeof(*b));
+    b->start = b->pos = p;
+    b->end = b->last = p + n;
+    b->temporary = 1;
+    b->shadow = raw;
+    b->tag = ctx;
+    cl->next = NULL;
+    **tail = cl;
+    *tail = &cl->next;
+    ctx->state->response_length += (off_t) n;
+    return PT_OK;
+}
+
+/* Turn the undecoded bytes of raw into body descriptors. PT_OK,
+ * PT_DONE (the body is complete) or PT_ERROR (invalid chunked framing,
+ * logged; or allocation). */
+static int
+decode(pt_proxy_ctx_t *ctx, pt_buf_t *raw, pt_chain_t ***tail)
+{
+    off_t n;
+    int   rc;
+
+    if (!ctx->headers_in.chunked || ctx->no_body) {
+        n = raw->last - raw->pos;
+        if (ctx->rest >= 0) {
+            n = pt_min(n, ctx->rest);
+            ctx->rest -= n;
+        }
+        if (n > 0 && add_desc(ctx, tail, raw, raw->pos, (size_t) n) != PT_OK) {
+            return PT_ERROR;
+        }
+        raw->pos += n;
+        if (ctx->rest == 0) {
+            ctx->extra = raw->pos < raw->last;
+            raw->pos = raw->last;
+            return PT_DONE;
+        }
+        return PT_OK;
+    }
+    while (raw->pos < raw->last) {
+        rc = pt_http_parse_chunked(&ctx->chunked, raw);
+        if (rc == PT_OK) {
+            n = pt_min(ctx->chunked.size, raw->last - raw->pos);
+            if (n > 0
+                && add_desc(ctx, tail, raw, raw->pos, (size_t) n) != PT_OK)
+            {
+                return PT_ERROR;
+            }
+            raw->pos += n;
+            ctx->chunked.size -= n;
+            continue;
+        }
+        if (rc == PT_DONE) {
+            ctx->extra = raw->pos < raw->last;
+            raw->pos = raw->last;
+            return PT_DONE;
+        }
+        if (rc == PT_AGAIN) {
+            break;
+        }
+        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream sent invalid "
+                     "chunked response");
+        return PT_ERROR;
+    }
+    return PT_OK;
+}
+
+/* The client is slower and the memory buffers are full: may this read go
+ * to the temp file instead (proxy_buffering, proxy_max_temp_file_size)? */
+static pt_buf_t *
+spill_buffer(pt_proxy_ctx_t *ctx)
+{
+    pt_http_request_t *r = ctx->r;
+    pt_file_t         *f;
+
+    if (!ctx->buffering || ctx->conf->max_temp_file_size <= 0
+        || ctx->temp_size >= ctx->conf->max_temp_file_size)
+    {
+        return NULL;
+    }
+    if (ctx->temp_file == NULL) {
+        f = pt_file_temp(r->pool, &ctx->conf->temp_path, &ctx->log);
+        if (f == NULL) {
+            pt_log_error(PT_LOG_CRIT, &ctx->log, errno, "could not create a "
+                         "temp file in \"%s\"", ctx->conf->temp_path.data);
+            ctx->conf_no_spill = 1;
+            return NULL;
+        }
+        ctx->temp_file = f;
+        ctx->spill = pt_buf_create_temp(r->pool, ctx->buf_size);
+        if (ctx->spill == NULL) {
+            return NULL;
+        }
+        pt_log_error(PT_LOG_WARN, &ctx->log, 0, "an upstream response is "
+                     "buffered to a temporary file %s", f->name.data);
+    }
+    ctx->spill->pos = ctx->spill->last = ctx->spill->start;
+    return ctx->spill;
+}
+
+/* Move the bytes of the descriptors from *mark on (all in the spill
+ * buffer) to the temp file as one file range: `prev`'s when it is the
+ * range just before, else the first of them; the others go back to the
+ * free list. *tail follows; *range becomes the range's buffer. PT_OK or
+ * PT_ERROR (logged). */
+static int
+spill_out(pt_proxy_ctx_t *ctx, pt_chain_t **mark, pt_chain_t ***tail,
+          pt_buf_t **range)
+{
+    pt_buf_t   *prev = *range;
+    pt_file_t  *f = ctx->temp_file;
+    pt_chain_t *cl, *next, *keep = NULL;
+    pt_buf_t   *b;
+    off_t       start = ctx->temp_size;
+    ssize_t     n;
+
+    for (cl = *mark; cl != NULL; cl = cl->next) {
+        b = cl->buf;
+        while (b->pos < b->last) {
+            n = pwrite(f->fd, b->pos, (size_t) (b->last - b->pos),
+                       ctx->temp_size);
+            if (n == -1 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                pt_log_error(PT_LOG_CRIT, &ctx->log, errno, "pwrite() to a "
+                             "temp file failed");
+                return PT_ERROR;
+            }
+            b->pos += n;
+            ctx->temp_size += n;
+        }
+    }
+    if (*mark == NULL) {
+        return PT_OK;
+    }
+    if (prev == NULL || prev->file_last != start) {
+        keep = *mark;
+        b = keep->buf;
+        memset(b, 0, sizeof(*b));
+        b->in_file = 1;
+        b->file = f;
+        b->file_pos = start;
+        b->tag = ctx;
+        prev = b;
+    }
+    prev->file_last = ctx->temp_size;
+    cl = keep != NULL ? keep->next : *mark;
+    for (; cl != NULL; cl = next) {
+        next = cl->next;
+        cl->next = ctx->free_desc;
+        ctx->free_desc = cl;
+    }
+    if (keep != NULL) {
+        keep->next = NULL;
+        *tail = &keep->next;
+    } else {
+        *mark = NULL;
+        *tail = mark;
+    }
+    *range = prev;
+    return PT_OK;
+}
+
+/* Hand `out` (and the end of the body when `last`) to the filters; its
+ * descriptors stay on busy until their bytes are out. */
+static int
+pass_out(pt_proxy_ctx_t *ctx, pt_chain_t *out, int last, int flush)
+{
+    pt_http_request_t *r = ctx->r;
+    pt_chain_t       **tail = &out;
+    int                rc, flagged = last || flush;
+
+    if (out == NULL && !last && !flush) {
+        return r->out != NULL ? pt_http_output_filter(r, NULL) : PT_OK;
+    }
+    while (*tail != NULL) {
+        tail = &(*tail)->next;
+    }
+    if (flagged) {
+        /* one flag-only buffer per request, never on busy: it carries no
+         * bytes, so the write filter may hold it more than once */
+        ctx->flag_buf.flush = !last;
+        ctx->flag_buf.last_buf = last;
+        ctx->flag_link.buf = &ctx->flag_buf;
+        ctx->flag_link.next = NULL;
+        if (last) {
+            ctx->last_buf = ctx->flag_buf;
+            ctx->flag_link.buf = &ctx->last_buf;
+        }
+        *tail = &ctx->flag_link;
+    }
+    rc = pt_http_output_filter(r, out);
+    if (flagged) {
+        *tail = NULL;   /* the flag link stays ours */
+    }
+    if (out != NULL) {
+        *ctx->busy_tail = out;
+        ctx->busy_tail = tail;
+    }
+    return rc;
+}
+
+/* Does the kept connection stay usable after this response? */
+static int
+reusable(pt_proxy_ctx_t *ctx)
+{
+    pt_proxy_headers_in_t *in = &ctx->headers_in;
+
+    return ctx->conf->http_version == PT_HTTP_VERSION_11
+           && in->version >= PT_HTTP_VERSION_11 && !in->connection_close
+           && !ctx->extra && !ctx->upstream_eof && ctx->request_sent;
+}
+
+/* The body is complete: release the upstream connection at once (to the
+ * keep-alive pool when it may be reused), send the end of the body. */
+static void
+body_done(pt_proxy_ctx_t *ctx)
+{
+    pt_http_request_t *r = ctx->r;
+    int                rc;
+
+    ctx->upstream_done = 1;
+    pt_proxy_close_peer(ctx, reusable(ctx));
+    rc = pass_out(ctx, NULL, 1, 0);
+    ctx->finalized = 1;
+    r->write_event_handler = pt_http_request_empty_handler;
+    pt_http_finalize_request(r, rc == PT_ERROR ? PT_ERROR : PT_OK);
+}
+
+/* proxy_limit_rate: how long reading must pause for the bytes read so
+ * far to stay within the rate; 0 to read now. */
+static pt_msec_t
+rate_delay(pt_proxy_ctx_t *ctx)
+{
+    off_t allowed;
+
+    if (ctx->limit_rate == 0) {
+        return 0;
+    }
+    allowed = (off_t) ctx->limit_rate
+              * (pt_current_msec - ctx->start_msec) / 1000;
+    if (ctx->state->bytes_received < allowed) {
+        return 0;
+    }
+    return (pt_msec_t) ((ctx->state->bytes_received - allowed) * 1000
+                        / (off_t) ctx->limit_rate) + 1;
+}
+
+/* This round's body descriptors, not yet handed to the filters. */
+typedef struct {
+    pt_chain_t   *out;
+    pt_chain_t  **tail;
+    pt_buf_t     *range;    /* the spilled range out ends with, or NULL */
+} round_t;
+
+/* The buffer for the next read: a free memory one (this round's data is
+ * offered to the client first when none is), else the temp file's; *spill
+ * tells which. NULL when the client is slower and nothing may spill;
+ * PT_ERROR in *rc when the client failed. */
+static pt_buf_t *
+next_buffer(pt_proxy_ctx_t *ctx, round_t *rd, int *spill, int *rc)
+{
+    pt_buf_t *b = read_buffer(ctx, rd->out);
+
+    *spill = 0;
+    if (b == NULL && rd->out != NULL) {
+        if (pass_out(ctx, rd->out, 0, 1) == PT_ERROR) {
+            *rc = PT_ERROR;
+            return NULL;
+        }
+        rd->out = NULL;
+        rd->tail = &rd->out;
+        rd->range = NULL;
+        retire_busy(ctx);
+        b = read_buffer(ctx, NULL);
+    }
+    if (b == NULL && !ctx->conf_no_spill) {
+        b = spill_buffer(ctx);
+        *spill = b != NULL;
+    }
+    return b;
+}
+
+/* One read from the origin into the round: PT_OK (go on), PT_AGAIN (the
+ * origin has no more now), PT_DECLINED (the client is slower), PT_DONE
+ * (the body is complete) or PT_ERROR (logged). */
+static int
+read_once(pt_proxy_ctx_t *ctx, round_t *rd)
+{
+    pt_chain_t **mark;
+    pt_buf_t    *b;
+    ssize_t      n;
+    int          rc = PT_OK, spill;
+
+    b = next_buffer(ctx, rd, &spill, &rc);
+    if (b == NULL) {
+        return rc == PT_ERROR ? PT_ERROR : PT_DECLINED;
+    }
+    mark = rd->tail;
+    n = pt_proxy_recv(ctx, b);
+    if (n == PT_AGAIN || n == PT_ERROR) {
+        return (int) n;
+    }
+    if (n == 0) {
+        ctx->upstream_eof = 1;
+        if (ctx->rest == -1 && !ctx->headers_in.chunked) {
+            return PT_DONE;
+        }
+        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream prematurely "
+                     "closed connection");
+        return PT_ERROR;
+    }
+    rc = decode(ctx, b, &rd->tail);
+    if (!spill) {
+        rd->range = NULL;
+    } else if (rc != PT_ERROR
+               && spill_out(ctx, mark, &rd->tail, &rd->range) != PT_OK)
+    {
+        rc = PT_ERROR;
+    }
+    return rc;
+}
+
+/* Read what the origin has into free raw buffers and pass it on. */
+static void
+body_read(pt_proxy_ctx_t *ctx)
+{
+    pt_connection_t *c = ctx->u->peer.connection;
+    round_t          rd;
+    pt_msec_t        delay = 0;
+    int              rc = PT_AGAIN;
+
+    rd.out = NULL;
+    rd.tail = &rd.out;
+    rd.range = NULL;
+    while (c->read->ready) {
+        delay = rate_delay(ctx);
+        if (delay > 0) {
+            ctx->rate_delayed = 1;
+            break;
+        }
+        rc = read_once(ctx, &rd);
+        if (rc != PT_OK) {
+            break;
+        }
+    }
+    if (rc == PT_ERROR) {
+        pass_out(ctx, rd.out, 0, 1);
+        pt_proxy_finalize(ctx, PT_HTTP_BAD_GATEWAY);
+        return;
+    }
+    if (pass_out(ctx, rd.out, 0, rd.out != NULL && rc != PT_DONE)
+        == PT_ERROR)
+    {
+        pt_proxy_finalize(ctx, PT_ERROR);
+        return;
+    }
+    if (rc == PT_DONE) {
+        body_done(ctx);
+        return;
+    }
+    if (rc == PT_DECLINED) {
+        /* the client is slower: the origin waits, its timer too */
+        pt_timer_del(c->read);
+        if (!ctx->r->connection->write->timer_set) {
+            pt_timer_add(ctx->r->connection->write,
+                         pt_http_core_loc_conf(ctx->r)->send_timeout);
+        }
+        return;
+    }
+    pt_timer_add(c->read, delay > 0 ? delay : ctx->conf->read_timeout);
+}
+
+static void
+upstream_read(pt_proxy_ctx_t *ctx)
+{
+    pt_connection_t *c = ctx->u->peer.connection;
+
+    if (c->read->timedout) {
+        c->read->timedout = 0;
+        if (!ctx->rate_delayed) {
+            pt_log_error(PT_LOG_ERR, &ctx->log, ETIMEDOUT,
+                         "upstream timed out");
+            pt_proxy_finalize(ctx, PT_HTTP_GATEWAY_TIME_OUT);
+            return;
+        }
+    }
+    ctx->rate_delayed = 0;
+    pt_proxy_body_process(ctx);
+}
+
+static void
+upstream_write(pt_proxy_ctx_t *ctx)
+{
+    (void) ctx;
+}
+
+void
+pt_proxy_body_process(pt_proxy_ctx_t *ctx)
+{
+    pt_http_request_t *r = ctx->r;
+    pt_chain_t        *out = NULL, **tail = &out;
+    int                rc;
+
+    if (ctx->busy_tail == NULL) {
+        /* first call: what came with the head, then the origin */
+        ctx->busy_tail = &ctx->busy;
+        ctx->read_handler = upstream_read;
+        ctx->write_handler = upstream_write;
+        ctx->cur = ctx->buffer;
+        rc = ctx->no_body && ctx->rest == 0 ? PT_DONE
+                                            : decode(ctx, ctx->buffer, &tail);
+        if (rc == PT_ERROR) {
+            pt_proxy_finalize(ctx, PT_HTTP_BAD_GATEWAY);
+            return;
+        }
+        if (rc == PT_DONE) {
+            if (out != NULL && pass_out(ctx, out, 0, 0) == PT_ERROR) {
+                pt_proxy_finalize(ctx, PT_ERROR);
+                return;
+            }
+            body_done(ctx);
+            return;
+        }
+        if (pass_out(ctx, out, 0, out != NULL) == PT_ERROR) {
+            pt_proxy_finalize(ctx, PT_ERROR);
+            return;
+        }
+    } else if (r->out != NULL && pass_out(ctx, NULL, 0, 0) == PT_ERROR) {
+        pt_proxy_finalize(ctx, PT_ERROR);
+        return;
+    }
+    retire_busy(ctx);
+    if (ctx->u->peer.connection == NULL) {
+        return;
+    }
+    body_read(ctx);
+}
+
+/* The client can take more: flush, then read what the origin holds. */
+static void
+client_write(pt_http_request_t *r)
+{
+    pt_proxy_ctx_t  *ctx = ((pt_http_upstream_t *) r->upstream)->state;
+    pt_connection_t *c = r->connection;
+
+    if (c->write->timedout) {
+        c->write->timedout = 0;
+        c->timedout = 1;
+        pt_log_error(PT_LOG_INFO, &ctx->log, ETIMEDOUT, "client timed out");
+        pt_proxy_finalize(ctx, PT_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+    if (ctx->upgrade) {
+        pt_proxy_tunnel(ctx);
+        return;
+    }
+    if (pass_out(ctx, NULL, 0, 0) == PT_ERROR) {
+        pt_proxy_finalize(ctx, PT_ERROR);
+        return;
+    }
+    if (r->out == NULL) {
+        pt_timer_del(c->write);
+    }
+    retire_busy(ctx);
+    if (ctx->u->peer.connection != NULL) {
+        body_read(ctx);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Upgraded connections: bytes both ways until either side closes      */
+
+static void
+tunnel_event(pt_proxy_ctx_t *ctx)
+{
+    pt_connection_t *c = ctx->u->peer.connection;
+
+    if (c->read->timedout || c->write->timedout) {
+        pt_log_error(PT_LOG_INFO, &ctx->log, ETIMEDOUT, "upstream timed out");
+        pt_proxy_finalize(ctx, PT_OK);
+        return;
+    }
+    pt_proxy_tunnel(ctx);
+}
+
+static void
+client_tunnel(pt_http_request_t *r)
+{
+    pt_proxy_ctx_t *ctx = ((pt_http_upstream_t *) r->upstream)->state;
+
+    if (r->connection->read->timedout) {
+        r->connection->read->timedout = 0;
+        pt_proxy_finalize(ctx, PT_OK);
+        return;
+    }
+    pt_proxy_tunnel(ctx);
+}
+
+void
+pt_proxy_tunnel_init(pt_proxy_ctx_t *ctx)
+{
+    pt_http_request_t *r = ctx->r;
+    pt_buf_t          *in = r->header_in;
+    size_t             n;
+
+    ctx->busy_tail = &ctx->busy;
+    ctx->up_buf = pt_buf_create_temp(r->pool, ctx->conf->buffer_size);
+    if (ctx->up_buf == NULL) {
+        pt_proxy_finalize(ctx, PT_ERROR);
+        return;
+    }
+    /* what the client sent after its request head is the tunnel's */
+    n = pt_min((size_t) (in->last - in->pos), ctx->conf->buffer_size);
+    memcpy(ctx->up_buf->last, in->pos, n);
+    ctx->up_buf->last += n;
+    in->pos += n;
+    ctx->action = "proxying upgraded connection";
+    ctx->read_handler = tunnel_event;
+    ctx->write_handler = tunnel_event;
+    r->read_event_handler = client_tunnel;
+    if (pass_out(ctx, NULL, 0, 1) == PT_ERROR) {
+        pt_proxy_finalize(ctx, PT_ERROR);
+        return;
+    }
+    pt_proxy_tunnel(ctx);
+}
+
+/* One direction's step: send what `b` holds to `to`, refill it from
+ * `from`. Returns 1 on progress, 0 on none, -1 on an error. The client
+ * side goes through its connection's I/O (TLS hides there). */
+static int
+tunnel_down(pt_proxy_ctx_t *ctx, pt_buf_t *b)
+{
+    pt_connection_t *cc = ctx->r->connection, *uc = ctx->u->peer.connection;
+    ssize_t          n;
+
+    if (b->pos < b->last) {
+        if (ctx->r->out != NULL || !cc->write->ready) {
+            return 0;
+        }
+        n = cc->send(cc, b->pos, (size_t) (b->last - b->pos));
+        if (n == PT_ERROR) {
+            return -1;
+        }
+        if (n == PT_AGAIN) {
+            return 0;
+        }
+        b->pos += n;
+        return 1;
+    }
+    b->pos = b->last = b->start;
+    if (ctx->upstream_eof || !uc->read->ready) {
+        return 0;
+    }
+    n = recv(uc->fd, b->last, (size_t) (b->end - b->last), 0);
+    if (n == -1) {
+        if (errno == EAGAIN || errno == EINTR) {
+            uc->read->ready = errno == EINTR;
+            return 0;
+        }
+        ctx->upstream_eof = 1;
+        return 1;
+    }
+    if (n == 0) {
+        ctx->upstream_eof = 1;
+        return 1;
+    }
+    ctx->state->bytes_received += n;
+    b->last += n;
+    return 1;
+}
+
+static int
+tunnel_up(pt_proxy_ctx_t *ctx, pt_buf_t *b)
+{
+    pt_connection_t *cc = ctx->r->connection, *uc = ctx->u->peer.connection;
+    ssize_t          n;
+
+    if (b->pos < b->last) {
+        n = send(uc->fd, b->pos, (size_t) (b->last - b->pos), MSG_NOSIGNAL);
+        if (n == -1) {
+            if (errno == EAGAIN || errno == EINTR) {
+                uc->write->ready = 0;
+                return 0;
+            }
+            ctx->upstream_eof = 1;
+            return 1;
+        }
+        b->pos += n;
+        return 1;
+    }
+    b->pos = b->last = b->start;
+    if (ctx->client_eof || !cc->read->ready) {
+        return 0;
+    }
+    n = cc->recv(cc, b->last, (size_t) (b->end - b->last));
+    if (n == PT_AGAIN) {
+        return 0;
+    }
+    if (n == 0 || n == PT_ERROR) {
+        ctx->client_eof = 1;
+        return 1;
+    }
+    b->last += n;
+    return 1;
+}
+
+void
+pt_proxy_tunnel(pt_proxy_ctx_t *ctx)
+{
+    pt_http_request_t *r = ctx->r;
+    pt_connection_t   *uc = ctx->u->peer.connection;
+    pt_buf_t          *down = ctx->buffer, *up = ctx->up_buf;
+    int                d, u, bound = 64;
+
+    if (r->out != NULL && pass_out(ctx, NULL, 0, 0) == PT_ERROR) {
+        pt_proxy_finalize(ctx, PT_OK);
+        return;
+    }
+    do {
+        d = tunnel_down(ctx, down);
+        u = tunnel_up(ctx, up);
+        if (d < 0 || u < 0) {
+            pt_proxy_finalize(ctx, PT_OK);
+            return;
+        }
+        if ((ctx->upstream_eof && down->pos == down->last)
+            || (ctx->client_eof && up->pos == up->last))
+        {
+            r->keepalive = 0;
+            pt_proxy_finalize(ctx, PT_OK);
+            return;
+        }
+    } while ((d || u) && --bound > 0);
+    if (bound == 0) {
+        /* fairness: come back at the end of this loop step */
+        pt_event_post(uc->read);
+    }
+    pt_timer_add(uc->read, ctx->conf->read_timeout);
+    if (down->pos < down->last) {
+        pt_timer_add(r->connection->write, ctx->conf->send_timeout);
+    } else {
+        pt_timer_del(r->connection->write);
+    }
+}
