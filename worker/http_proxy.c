@@ -20,6 +20,7 @@
 #include "http_core.h"
 #include "http_proxy.h"
 #include "http_proxy_rewrite.h"
+#include "http_proxy_ssl.h"
 #include "http_request.h"
 #include "http_script.h"
 #include "http_upstream.h"
@@ -472,7 +473,8 @@ merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
 /* "host:port" -> the Host header nginx sends ($proxy_host) and the port
  * ($proxy_port): the port is left out of the header when it is 80. */
 static int
-target_names(pt_conf_t *cf, pt_http_proxy_loc_conf_t *plcf, pt_str_t *host)
+target_names(pt_conf_t *cf, pt_http_proxy_loc_conf_t *plcf, pt_str_t *host,
+             pt_int_t default_port)
 {
     u_char *colon = NULL, *p;
 
@@ -495,12 +497,16 @@ target_names(pt_conf_t *cf, pt_http_proxy_loc_conf_t *plcf, pt_str_t *host)
     }
     if (colon == NULL) {
         plcf->host_header = *host;
-        pt_str_set(&plcf->port_text, "80");
+        if (default_port == 443) {
+            pt_str_set(&plcf->port_text, "443");
+        } else {
+            pt_str_set(&plcf->port_text, "80");
+        }
         return PT_OK;
     }
     plcf->port_text.data = colon + 1;
     plcf->port_text.len = (size_t) (host->data + host->len - colon - 1);
-    if (pt_atoi(plcf->port_text.data, plcf->port_text.len) == 80) {
+    if (pt_atoi(plcf->port_text.data, plcf->port_text.len) == default_port) {
         plcf->host_header.data = host->data;
         plcf->host_header.len = (size_t) (colon - host->data);
     } else {
@@ -516,7 +522,7 @@ set_pass(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     pt_http_proxy_loc_conf_t *plcf = conf;
     pt_http_loc_conf_t       *clcf;
     pt_str_t                 *url = &cf->args[1], rest, host;
-    int                       has_uri;
+    int                       has_uri, https;
 
     (void) cmd;
     if (plcf->pass_set) {
@@ -536,22 +542,27 @@ set_pass(pt_conf_t *cf, pt_command_t *cmd, void *conf)
         {
             return PT_CONF_ERROR;
         }
+        if (pt_proxy_ssl_pass(cf, 0) != PT_OK) {
+            return PT_CONF_ERROR;
+        }
         pt_http_proxy_rewrite_pass(cf, NULL);
         return PT_CONF_OK;
     }
-    if (url->len >= 8 && pt_strncasecmp(url->data, (u_char *) "https://", 8)
-                         == 0)
-    {
-        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "https protocol requires SSL "
-                          "support");
+    /* proxy_ssl: https:// (http_proxy_ssl.c builds its TLS context) */
+    https = url->len >= 8
+            && pt_strncasecmp(url->data, (u_char *) "https://", 8) == 0;
+    if (pt_proxy_ssl_pass(cf, https) != PT_OK) {
         return PT_CONF_ERROR;
     }
-    if (url->len < 7 || pt_strncasecmp(url->data, (u_char *) "http://", 7)) {
+    if (!https
+        && (url->len < 7
+            || pt_strncasecmp(url->data, (u_char *) "http://", 7)))
+    {
         pt_conf_log_error(PT_LOG_EMERG, cf, 0, "invalid URL prefix");
         return PT_CONF_ERROR;
     }
-    rest.data = url->data + 7;
-    rest.len = url->len - 7;
+    rest.data = url->data + 7 + https;
+    rest.len = url->len - 7 - https;
     if (pt_proxy_split_url(&rest, &host, &plcf->uri, &has_uri) != PT_OK) {
         pt_conf_log_error(PT_LOG_EMERG, cf, 0, "no host in upstream \"%.*s\"",
                           (int) rest.len, rest.data);
@@ -567,10 +578,10 @@ set_pass(pt_conf_t *cf, pt_command_t *cmd, void *conf)
                           "statement, or inside \"limit_except\" block");
         return PT_CONF_ERROR;
     }
-    if (target_names(cf, plcf, &host) != PT_OK) {
+    if (target_names(cf, plcf, &host, https ? 443 : 80) != PT_OK) {
         return PT_CONF_ERROR;
     }
-    plcf->upstream = pt_http_upstream_add(cf, &host, 80);
+    plcf->upstream = pt_http_upstream_add(cf, &host, https ? 443 : 80);
     if (plcf->upstream == NULL) {
         return PT_CONF_ERROR;
     }
@@ -993,6 +1004,9 @@ pt_http_proxy_handler(pt_http_request_t *r)
     ctx->body_fd = -1;
     ctx->body_length = -1;
     pt_str_set(&ctx->schema, "http://");
+    if (pt_proxy_ssl_enabled(r)) {
+        pt_str_set(&ctx->schema, "https://");
+    }
     r->upstream = u;
 
     if (plcf->pass_cv != NULL) {

@@ -1,0 +1,391 @@
+"""TLS to upstreams (issue 6, upstream side): proxy_pass https:// to a
+Python ssl origin whose certificates are made at run time; verification
+(right CA, wrong CA, wrong name), SNI from proxy_ssl_name, a client
+certificate, session reuse counted by the origin's full handshakes,
+keep-alive over TLS, refusal of an old-protocol origin, config errors."""
+
+import os
+import socket
+import ssl
+import tempfile
+import threading
+import unittest
+
+import tls_certs
+from proxy_util import ProxyCase, request, request_bytes
+from portico_harness import RawClient, UNDER_NGINX
+
+
+class TLSOrigin:
+    """A threaded HTTPS/1.1 origin answering "<name> <method> <body len>";
+    it records per connection the SNI, whether the session was resumed
+    and the client certificate's subject, and keeps connections alive."""
+
+    def __init__(self, pair, name="o1", ca=None, require_cert=False,
+                 old_only=False):
+        self.name = name
+        self.conns = []          # dicts: sni, reused, peer, requests
+        self.failed = 0          # handshakes that failed
+        self.lock = threading.Lock()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pair.chain, pair.key)
+        if old_only:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1
+            ctx.set_ciphers("DEFAULT@SECLEVEL=0")
+        if require_cert:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(ca.cert)
+        ctx.sni_callback = self._sni
+        self.ctx = ctx
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self._sni_seen = threading.local()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _sni(self, sock, name, ctx):
+        sock.context_sni = name
+
+    def _accept(self):
+        while True:
+            try:
+                raw, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(raw,),
+                             daemon=True).start()
+
+    def _serve(self, raw):
+        raw.settimeout(30)
+        try:
+            s = self.ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            with self.lock:
+                self.failed += 1
+            raw.close()
+            return
+        peer = s.getpeercert()
+        info = {"sni": getattr(s, "context_sni", None),
+                "reused": s.session_reused,
+                "peer": dict(x[0] for x in peer["subject"]) if peer else None,
+                "requests": 0, "version": s.version()}
+        with self.lock:
+            self.conns.append(info)
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = s.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                lines = head.decode("latin-1").split("\r\n")
+                hdrs = {k.strip().lower(): v.strip() for k, v in
+                        (x.split(":", 1) for x in lines[1:])}
+                n = int(hdrs.get("content-length", "0"))
+                while len(buf) < n:
+                    d = s.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                body, buf = buf[:n], buf[n:]
+                info["requests"] += 1
+                info["host"] = hdrs.get("host")
+                out = (f"{self.name} {lines[0].split()[0]} {len(body)}"
+                       ).encode()
+                close = hdrs.get("connection", "").lower() == "close" \
+                    or lines[0].endswith("HTTP/1.0")
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n"
+                          % (len(out), b"Connection: close\r\n" if close
+                             else b"") + out)
+                if close:
+                    return
+        except (OSError, ssl.SSLError, ValueError):
+            return
+        finally:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+    def stats(self):
+        with self.lock:
+            return [dict(c) for c in self.conns]
+
+
+class ProxySSL(ProxyCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dir = tempfile.mkdtemp(prefix="portico-pssl-")
+        os.chmod(cls.dir, 0o755)
+        cls.ca = tls_certs.CertAuthority(cls.dir, kind="ecdsa")
+        cls.srv = cls.ca.server("origin.test", sans=["origin.test",
+                                                     "127.0.0.1"])
+        cls.client = cls.ca.client("portico-client")
+        cls.other = tls_certs.CertAuthority(os.path.join(cls.dir, "other"),
+                                            name="Other CA")
+        cls.selfsigned = tls_certs.self_signed(cls.dir, "origin.test",
+                                               sans=["origin.test",
+                                                     "127.0.0.1"])
+
+    def origin(self, pair=None, **kw):
+        o = TLSOrigin(pair or self.srv, **kw)
+        self.addCleanup(o.close)
+        return o
+
+    def start(self, o, extra="", upstream=None, target=None):
+        target = target or f"https://127.0.0.1:{o.port}"
+        block = (upstream or "") + f"""
+    server {{ listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass {target}; {extra} }}
+    }}"""
+        return self.proxy(block)
+
+    def get(self, p, method="GET", body=None):
+        return request(p.port, "/x", method=method, body=body)
+
+    # -- plain proxying over TLS
+
+    def test_get_and_post(self):
+        o = self.origin()
+        p = self.start(o)
+        r = self.get(p)
+        self.assertEqual((r.status, r.body), (200, b"o1 GET 0"))
+        r = self.get(p, "POST", b"a" * 100000)
+        self.assertEqual((r.status, r.body), (200, b"o1 POST 100000"))
+        st = o.stats()
+        self.assertEqual(st[0]["host"], f"127.0.0.1:{o.port}")
+        self.assertIn(st[0]["version"], ("TLSv1.3", "TLSv1.2"))
+        # nginx's default: no SNI
+        self.assertIsNone(st[0]["sni"])
+
+    def test_default_port_443_leaves_host_bare(self):
+        # $proxy_host of https://name has no port; the request is not sent
+        # anywhere useful (port 443 is closed), only the header matters
+        o = self.origin()
+        p = self.start(o, "add_header X-PH $proxy_host always; "
+                          "proxy_connect_timeout 2s;",
+                       target="https://127.0.0.1")
+        r = self.get(p)
+        self.assertEqual(r.status, 502)
+        self.assertEqual(r.header("X-PH"), "127.0.0.1")
+
+    # -- verification
+
+    def test_verify_with_the_right_ca(self):
+        o = self.origin()
+        p = self.start(o, f"proxy_ssl_verify on; "
+                          f"proxy_ssl_trusted_certificate {self.ca.cert};")
+        self.assertEqual(self.get(p).status, 200)
+
+    def test_verify_with_a_wrong_ca(self):
+        o = self.origin()
+        p = self.start(o, f"proxy_ssl_verify on; "
+                          f"proxy_ssl_trusted_certificate {self.other.cert};")
+        self.assertEqual(self.get(p).status, 502)
+        # the origin sends its CA too: "self-signed certificate in
+        # certificate chain"
+        p.wait_log(r"\[error\].*upstream SSL certificate verify error: "
+                   r"\(19:self-signed certificate in certificate chain\) "
+                   r"while SSL handshaking to upstream, client: 127\.0\.0\.1")
+
+    def test_verify_self_signed(self):
+        o = self.origin(self.selfsigned)
+        p = self.start(o, f"proxy_ssl_verify on; "
+                          f"proxy_ssl_trusted_certificate {self.ca.cert};")
+        self.assertEqual(self.get(p).status, 502)
+        p.wait_log(r"upstream SSL certificate verify error: \(18:self-signed "
+                   r"certificate\) while SSL handshaking to upstream")
+
+    def test_verify_wrong_name(self):
+        o = self.origin()
+        p = self.start(o, f"proxy_ssl_verify on; proxy_ssl_name other.test; "
+                          f"proxy_ssl_trusted_certificate {self.ca.cert};")
+        self.assertEqual(self.get(p).status, 502)
+        p.wait_log(r'upstream SSL certificate does not match "other\.test" '
+                   r'while SSL handshaking to upstream')
+
+    def test_verify_name_from_proxy_ssl_name(self):
+        o = self.origin()
+        p = self.start(o, f"proxy_ssl_verify on; "
+                          f"proxy_ssl_name origin.test; "
+                          f"proxy_ssl_trusted_certificate {self.ca.cert};")
+        self.assertEqual(self.get(p).status, 200)
+
+    def test_bad_certificate_is_an_error_for_next_upstream(self):
+        bad = self.origin(self.selfsigned, name="bad")
+        good = self.origin(name="good")
+        up = f"""
+    upstream u {{ server 127.0.0.1:{bad.port}; server 127.0.0.1:{good.port}; }}"""
+        p = self.start(bad, f"proxy_ssl_verify on; proxy_ssl_name origin.test;"
+                            f" proxy_ssl_trusted_certificate {self.ca.cert};",
+                       upstream=up, target="https://u")
+        bodies = {self.get(p).body for _ in range(4)}
+        self.assertEqual(bodies, {b"good GET 0"})
+
+    # -- SNI and client certificates
+
+    def test_server_name_sends_proxy_ssl_name(self):
+        o = self.origin()
+        p = self.start(o, "proxy_ssl_server_name on; "
+                          "proxy_ssl_name sni.example;")
+        self.assertEqual(self.get(p).status, 200)
+        self.assertEqual(o.stats()[0]["sni"], "sni.example")
+
+    def test_server_name_default_is_proxy_host(self):
+        o = self.origin()
+        up = f"upstream origin.test {{ server 127.0.0.1:{o.port}; }}"
+        p = self.start(o, "proxy_ssl_server_name on;", upstream=up,
+                       target="https://origin.test")
+        self.assertEqual(self.get(p).status, 200)
+        self.assertEqual(o.stats()[0]["sni"], "origin.test")
+
+    def test_no_sni_for_an_address(self):
+        o = self.origin()
+        p = self.start(o, "proxy_ssl_server_name on;")
+        self.assertEqual(self.get(p).status, 200)
+        self.assertIsNone(o.stats()[0]["sni"])
+
+    def test_client_certificate(self):
+        o = self.origin(ca=self.ca, require_cert=True)
+        p = self.start(o, f"proxy_ssl_certificate {self.client.cert}; "
+                          f"proxy_ssl_certificate_key {self.client.key};")
+        self.assertEqual(self.get(p).status, 200)
+        self.assertEqual(o.stats()[-1]["peer"]["commonName"],
+                         "portico-client")
+
+    def test_client_certificate_missing(self):
+        o = self.origin(ca=self.ca, require_cert=True)
+        p = self.start(o)
+        self.assertEqual(self.get(p).status, 502)
+
+    # -- sessions
+
+    def run_sequential(self, extra, n=6):
+        o = self.origin()
+        p = self.start(o, extra)
+        for _ in range(n):
+            self.assertEqual(self.get(p).status, 200)
+        return [c["reused"] for c in o.stats()]
+
+    def test_session_reuse(self):
+        reused = self.run_sequential("")
+        self.assertEqual(len(reused), 6)
+        self.assertFalse(reused[0])
+        # every later connection resumed: one full handshake in six
+        self.assertEqual(reused.count(False), 1, reused)
+
+    def test_session_reuse_tls12(self):
+        reused = self.run_sequential("proxy_ssl_protocols TLSv1.2;")
+        self.assertEqual(reused.count(False), 1, reused)
+
+    def test_session_reuse_off(self):
+        reused = self.run_sequential("proxy_ssl_session_reuse off;")
+        self.assertEqual(reused, [False] * 6)
+
+    # -- keep-alive
+
+    def test_keepalive_over_tls(self):
+        o = self.origin()
+        up = f"upstream u {{ server 127.0.0.1:{o.port}; keepalive 4; }}"
+        p = self.start(o, "proxy_http_version 1.1; "
+                          "proxy_set_header Connection \"\";",
+                       upstream=up, target="https://u")
+        for i in range(10):
+            r = self.get(p, "POST" if i % 2 else "GET", b"b" * i)
+            self.assertEqual(r.status, 200)
+        st = o.stats()
+        self.assertEqual((len(st), st[0]["requests"]), (1, 10))
+
+    def test_keepalive_with_a_client_connection(self):
+        o = self.origin()
+        up = f"upstream u {{ server 127.0.0.1:{o.port}; keepalive 4; }}"
+        p = self.start(o, "proxy_http_version 1.1; "
+                          "proxy_set_header Connection \"\";",
+                       upstream=up, target="https://u")
+        with RawClient(p.port) as c:
+            for i in range(5):
+                c.send(request_bytes("/k", close=False))
+                self.assertEqual(c.response().body, b"o1 GET 0")
+        self.assertEqual(len(o.stats()), 1)
+
+    # -- protocols
+
+    def test_old_protocol_origin_is_refused(self):
+        o = self.origin(old_only=True)
+        p = self.start(o)
+        self.assertEqual(self.get(p).status, 502)
+        p.wait_log(r"\[error\].*SSL_do_handshake\(\) failed .* while SSL "
+                   r"handshaking to upstream")
+
+    @unittest.skipIf(UNDER_NGINX, "nginx 1.22's default has TLSv1")
+    def test_old_protocol_allowed_when_listed(self):
+        o = self.origin(old_only=True)
+        p = self.start(o, "proxy_ssl_protocols TLSv1 TLSv1.2; "
+                          "proxy_ssl_ciphers DEFAULT@SECLEVEL=0;")
+        self.assertEqual(self.get(p).status, 200)
+        self.assertEqual(o.stats()[0]["version"], "TLSv1")
+
+    def test_conf_command(self):
+        o = self.origin()
+        p = self.start(o, "proxy_ssl_conf_command MaxProtocol TLSv1.2;")
+        self.assertEqual(self.get(p).status, 200)
+        self.assertEqual(o.stats()[0]["version"], "TLSv1.2")
+
+    # -- config errors
+
+    def conf_err(self, extra):
+        rc, err = self.config_error(f"""
+    server {{ listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass https://127.0.0.1:9; {extra} }} }}""")
+        self.assertNotEqual(rc, 0)
+        return err
+
+    def test_config_errors(self):
+        self.assertIn("no proxy_ssl_trusted_certificate for "
+                      "proxy_ssl_verify", self.conf_err("proxy_ssl_verify on;"))
+        self.assertIn('no "proxy_ssl_certificate_key" is defined for '
+                      'certificate "/nope.pem"',
+                      self.conf_err("proxy_ssl_certificate /nope.pem;"))
+        self.assertIn('cannot load certificate "/nope.pem": BIO_new_file() '
+                      'failed', self.conf_err("proxy_ssl_certificate /nope.pem;"
+                                              " proxy_ssl_certificate_key "
+                                              "/nope.key;"))
+        self.assertIn('SSL_CTX_load_verify_locations("/nope.pem") failed',
+                      self.conf_err("proxy_ssl_verify on; "
+                                    "proxy_ssl_trusted_certificate "
+                                    "/nope.pem;"))
+        self.assertIn('invalid value "TLSv9"',
+                      self.conf_err("proxy_ssl_protocols TLSv9;"))
+        self.assertIn('SSL_CTX_set_cipher_list("FOO") failed',
+                      self.conf_err("proxy_ssl_ciphers FOO;"))
+        self.assertIn('SSL_CONF_cmd("Foo", "bar") failed',
+                      self.conf_err("proxy_ssl_conf_command Foo bar;"))
+
+    def test_encrypted_client_key_with_password_file(self):
+        key = os.path.join(self.dir, "enc.key")
+        tls_certs.run("pkey", "-in", self.client.key, "-out", key,
+                      "-aes256", "-passout", "pass:s3cret")
+        pw = os.path.join(self.dir, "pw.txt")
+        with open(pw, "w") as f:
+            f.write("wrong\ns3cret\n")
+        os.chmod(key, 0o644)
+        os.chmod(pw, 0o644)
+        o = self.origin(ca=self.ca, require_cert=True)
+        p = self.start(o, f"proxy_ssl_certificate {self.client.cert}; "
+                          f"proxy_ssl_certificate_key {key}; "
+                          f"proxy_ssl_password_file {pw};")
+        self.assertEqual(self.get(p).status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
