@@ -13,7 +13,7 @@ import unittest
 
 import tls_certs
 from proxy_util import ProxyCase, request, request_bytes
-from portico_harness import RawClient, UNDER_NGINX
+from portico_harness import RawClient, UNDER_NGINX, wait_for
 
 
 class TLSOrigin:
@@ -61,7 +61,9 @@ class TLSOrigin:
     def _serve(self, raw):
         raw.settimeout(30)
         try:
-            s = self.ctx.wrap_socket(raw, server_side=True)
+            # ragged EOFs raise: a close without close_notify is seen
+            s = self.ctx.wrap_socket(raw, server_side=True,
+                                     suppress_ragged_eofs=False)
         except (ssl.SSLError, OSError):
             with self.lock:
                 self.failed += 1
@@ -71,7 +73,7 @@ class TLSOrigin:
         info = {"sni": getattr(s, "context_sni", None),
                 "reused": s.session_reused,
                 "peer": dict(x[0] for x in peer["subject"]) if peer else None,
-                "requests": 0, "version": s.version()}
+                "requests": 0, "version": s.version(), "end": None}
         with self.lock:
             self.conns.append(info)
         buf = b""
@@ -80,6 +82,7 @@ class TLSOrigin:
                 while b"\r\n\r\n" not in buf:
                     d = s.recv(65536)
                     if not d:
+                        info["end"] = "close_notify"
                         return
                     buf += d
                 head, buf = buf.split(b"\r\n\r\n", 1)
@@ -104,7 +107,8 @@ class TLSOrigin:
                              else b"") + out)
                 if close:
                     return
-        except (OSError, ssl.SSLError, ValueError):
+        except (OSError, ssl.SSLError, ValueError) as e:
+            info["end"] = type(e).__name__
             return
         finally:
             try:
@@ -317,6 +321,35 @@ class ProxySSL(ProxyCase):
                 c.send(request_bytes("/k", close=False))
                 self.assertEqual(c.response().body, b"o1 GET 0")
         self.assertEqual(len(o.stats()), 1)
+
+    def test_idle_pooled_connection_closes_with_close_notify(self):
+        # the pool's idle timeout closes the connection through its pool:
+        # the TLS cleanup runs (close_notify, then SSL_free)
+        o = self.origin()
+        up = (f"upstream u {{ server 127.0.0.1:{o.port}; keepalive 4; "
+              f"keepalive_timeout 1s; }}")
+        p = self.start(o, "proxy_http_version 1.1; "
+                          "proxy_set_header Connection \"\";",
+                       upstream=up, target="https://u")
+        self.assertEqual(self.get(p).status, 200)
+        wait_for(lambda: o.stats()[0]["end"], "the pooled connection to end",
+                 timeout=15)
+        self.assertEqual(o.stats()[0]["end"], "close_notify")
+
+    def test_handshake_timeout(self):
+        # an origin that accepts and never answers the ClientHello
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        self.addCleanup(silent.close)
+        port = silent.getsockname()[1]
+        p = self.proxy(f"""
+    server {{ listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass https://127.0.0.1:{port};
+                     proxy_connect_timeout 1s; }} }}""")
+        self.assertEqual(self.get(p).status, 504)
+        p.wait_log(r"\[error\].*upstream timed out \(110: Connection timed "
+                   r"out\) while SSL handshaking to upstream")
 
     # -- protocols
 
