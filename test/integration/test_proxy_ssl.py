@@ -185,7 +185,10 @@ class ProxySSL(ProxyCase):
 
     # -- verification
 
+    @unittest.skipIf(UNDER_NGINX, "nginx 1.22 checks an address against "
+                     "DNS names only (README difference 15)")
     def test_verify_with_the_right_ca(self):
+        # the name is $proxy_host, an address: the certificate's IP SAN
         o = self.origin()
         p = self.start(o, f"proxy_ssl_verify on; "
                           f"proxy_ssl_trusted_certificate {self.ca.cert};")
@@ -322,6 +325,8 @@ class ProxySSL(ProxyCase):
                 self.assertEqual(c.response().body, b"o1 GET 0")
         self.assertEqual(len(o.stats()), 1)
 
+    @unittest.skipIf(UNDER_NGINX, "nginx closes pooled TLS connections "
+                     "without close_notify")
     def test_idle_pooled_connection_closes_with_close_notify(self):
         # the pool's idle timeout closes the connection through its pool:
         # the TLS cleanup runs (close_notify, then SSL_free)
@@ -357,7 +362,8 @@ class ProxySSL(ProxyCase):
         o = self.origin(old_only=True)
         p = self.start(o)
         self.assertEqual(self.get(p).status, 502)
-        p.wait_log(r"\[error\].*SSL_do_handshake\(\) failed .* while SSL "
+        # nginx 1.22 (TLSv1 in its default) logs the sigalg refusal at crit
+        p.wait_log(r"\[(error|crit)\].*SSL_do_handshake\(\) failed .* while SSL "
                    r"handshaking to upstream")
 
     @unittest.skipIf(UNDER_NGINX, "nginx 1.22's default has TLSv1")
