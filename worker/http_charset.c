@@ -190,6 +190,15 @@ resolve(pt_http_request_t *r, charset_main_conf_t *mcf, charset_ref_t *ref,
     return PT_OK;
 }
 
+int
+pt_http_charset_on(pt_http_request_t *r)
+{
+    charset_loc_conf_t *lcf;
+
+    lcf = pt_http_get_module_loc_conf(r, pt_http_charset_filter_module);
+    return lcf->charset.index != CHARSET_OFF;
+}
+
 static void
 set_response_charset(pt_http_request_t *r, const pt_str_t *charset)
 {

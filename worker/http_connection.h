@@ -86,6 +86,9 @@ void pt_http_set_exten(pt_http_request_t *r);
 pt_log_t *pt_http_log_with_context(pt_pool_t *pool, pt_log_t *log,
                                    pt_connection_t *c);
 
+/* Is a `charset` directive in force for r's location (the charset
+ * filter)? The proxy passes X-Accel-Charset on only then, as nginx. */
+int pt_http_charset_on(pt_http_request_t *r);
 /* Does the comma-separated list `v` hold token `t` (any case)? */
 int pt_http_list_has(const pt_str_t *v, const char *t);
 

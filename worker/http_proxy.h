@@ -308,6 +308,10 @@ int pt_proxy_stream_init(pt_http_request_t *r, pt_proxy_ctx_t *ctx);
 int pt_proxy_stream_read(pt_proxy_ctx_t *ctx);
 
 /* http_upstream_body.c */
+/* X-Accel-Redirect: the origin's headers nginx keeps for the new
+ * location (Content-Type, Set-Cookie, Content-Disposition, Cache-Control,
+ * Expires, Accept-Ranges). PT_OK or PT_ERROR. */
+int pt_proxy_copy_redirect_headers(pt_proxy_ctx_t *ctx);
 int pt_proxy_body_init(pt_proxy_ctx_t *ctx);
 void pt_proxy_body_process(pt_proxy_ctx_t *ctx);
 void pt_proxy_tunnel_init(pt_proxy_ctx_t *ctx);

@@ -981,7 +981,7 @@ accel_redirect(pt_proxy_ctx_t *ctx)
 
     copy.len = uri.len;
     copy.data = pt_pnalloc(r->pool, uri.len + 1);
-    if (copy.data == NULL) {
+    if (copy.data == NULL || pt_proxy_copy_redirect_headers(ctx) != PT_OK) {
         pt_proxy_finalize(ctx, PT_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }

@@ -121,21 +121,53 @@ set_content_type(pt_http_request_t *r, pt_table_elt_t *h)
     out->charset.len = 0;
 }
 
+int
+pt_proxy_copy_redirect_headers(pt_proxy_ctx_t *ctx)
+{
+    static const char *names[] = {
+        "content-type", "set-cookie", "content-disposition",
+        "cache-control", "expires", "accept-ranges"
+    };
+    pt_proxy_headers_in_t *in = &ctx->headers_in;
+    pt_table_elt_t        *h = in->headers.elts, *o;
+    pt_uint_t              i, j;
+
+    for (i = 0; i < in->headers.nelts; i++) {
+        for (j = 0; j < pt_nelems(names); j++) {
+            if (key_is(&h[i], names[j], strlen(names[j]))) {
+                break;
+            }
+        }
+        if (j == pt_nelems(names)) {
+            continue;
+        }
+        if (j == 0) {
+            set_content_type(ctx->r, &h[i]);
+            continue;
+        }
+        o = pt_array_push(&ctx->r->headers_out.headers);
+        if (o == NULL) {
+            return PT_ERROR;
+        }
+        *o = h[i];
+        o->next = NULL;
+        note_known(ctx->r, o);
+    }
+    return PT_OK;
+}
+
 static int
 copy_headers(pt_proxy_ctx_t *ctx)
 {
     pt_http_request_t     *r = ctx->r;
     pt_proxy_headers_in_t *in = &ctx->headers_in;
     pt_table_elt_t        *h = in->headers.elts, *o;
-    const pt_str_t        *known;
     pt_uint_t              i;
 
     r->headers_out.status = in->status;
-    known = pt_http_status_line(in->status);
-    if (in->status_line.len > 0
-        && (known == NULL || !pt_str_eq(&in->status_line, known)))
-    {
-        /* the origin's reason phrase goes out as it came, as nginx */
+    if (in->status_line.len > 0) {
+        /* the origin's status line goes out as it came, as nginx (which
+         * then keeps a 204's Content-Type too) */
         r->headers_out.status_line = in->status_line;
     }
     for (i = 0; i < in->headers.nelts; i++) {
@@ -165,7 +197,7 @@ copy_headers(pt_proxy_ctx_t *ctx)
     {
         return PT_ERROR;
     }
-    if (in->x_accel_charset != NULL
+    if (in->x_accel_charset != NULL && pt_http_charset_on(r)
         && !(ctx->conf->ignore_headers & PT_PROXY_IGN_XA_CHARSET)
         && !pt_str_eq_cstr(&in->x_accel_charset->value, "off"))
     {
