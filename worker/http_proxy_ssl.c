@@ -579,10 +579,11 @@ merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
     pt_conf_merge_ptr(conf->conf_commands, prev->conf_commands, NULL);
     pt_conf_merge_value(conf->session_reuse, prev->session_reuse, 1);
 
-    if (conf->https != 1) {
+    if (conf->https != 1 && conf->https != PT_PROXY_SSL_MAYBE) {
         return PT_CONF_OK;
     }
-    if (prev->ctx != NULL && prev->https == 1 && prev->file == conf->file
+    if (prev->ctx != NULL && prev->https == conf->https
+        && prev->file == conf->file
         && prev->line == conf->line)
     {
         /* an "if" inside the location: the same proxy_pass, one context */
@@ -607,7 +608,7 @@ pt_proxy_ssl_enabled(pt_http_request_t *r)
 {
     proxy_ssl_conf_t *c = loc_conf(r);
 
-    return c->https == 1 && c->ctx != NULL;
+    return c->https > 0 && c->ctx != NULL;
 }
 
 static session_slot_t *

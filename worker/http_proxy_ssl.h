@@ -16,11 +16,13 @@
 extern pt_module_t pt_http_proxy_ssl_module;
 
 /* Config time, from proxy_pass: the location proxies over TLS (`https`
- * set) or not; the SSL context is built when the location is merged.
- * PT_OK or PT_ERROR. */
+ * 1), not (0), or as the URL of a proxy_pass with variables says
+ * (PT_PROXY_SSL_MAYBE); the SSL context is built when the location is
+ * merged (for 1 and MAYBE, as nginx). PT_OK or PT_ERROR. */
+#define PT_PROXY_SSL_MAYBE  2
 int pt_proxy_ssl_pass(pt_conf_t *cf, int https);
 
-/* Per request: does the location proxy over TLS? */
+/* Per request: has the location a TLS context (https:// may be used)? */
 int pt_proxy_ssl_enabled(pt_http_request_t *r);
 
 /*

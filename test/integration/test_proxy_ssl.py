@@ -148,6 +148,7 @@ class ProxySSL(ProxyCase):
 
     def start(self, o, extra="", upstream=None, target=None):
         target = target or f"https://127.0.0.1:{o.port}"
+        o = None
         block = (upstream or "") + f"""
     server {{ listen 127.0.0.1:@PORT@;
         location / {{ proxy_pass {target}; {extra} }}
@@ -182,6 +183,29 @@ class ProxySSL(ProxyCase):
         r = self.get(p)
         self.assertEqual(r.status, 502)
         self.assertEqual(r.header("X-PH"), "127.0.0.1")
+
+    def test_proxy_pass_with_variables(self):
+        o = self.origin()
+        p = self.start(o, f"set $t 127.0.0.1:{o.port}; "
+                          f"proxy_ssl_server_name on; "
+                          f"proxy_ssl_name origin.test; "
+                          f"proxy_ssl_verify on; "
+                          f"proxy_ssl_trusted_certificate {self.ca.cert};",
+                       target="https://$t")
+        r = self.get(p)
+        self.assertEqual((r.status, r.body), (200, b"o1 GET 0"))
+        self.assertEqual(o.stats()[0]["sni"], "origin.test")
+        self.assertEqual(o.stats()[0]["host"], f"127.0.0.1:{o.port}")
+
+    def test_variables_default_port_is_443(self):
+        p = self.start(None, "set $t 127.0.0.1; proxy_connect_timeout 2s; "
+                             "add_header X-PH $proxy_host always; "
+                             "add_header X-UA $upstream_addr always;",
+                       target="https://$t")
+        r = self.get(p)
+        self.assertEqual(r.status, 502)
+        self.assertEqual(r.header("X-PH"), "127.0.0.1")
+        self.assertEqual(r.header("X-UA"), "127.0.0.1:443")
 
     # -- verification
 
