@@ -76,6 +76,9 @@ pt_log_verror(pt_uint_t level, pt_log_t *log, int err, const char *fmt,
                     (int) pt_cached_err_log_time.len,
                     pt_cached_err_log_time.data, pt_log_levels[level],
                     (int) getpid(), (int) getpid());
+    if (log != NULL && log->connection) {
+        p = pt_slprintf(p, end, "*%lu ", (unsigned long) log->connection);
+    }
     msg = p;
 
     va_copy(copy, args);

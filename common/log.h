@@ -50,6 +50,8 @@ struct pt_log_s {
      * every line logged through this head of the chain. */
     u_char    *(*context)(pt_log_t *log, u_char *buf, u_char *end);
     void       *context_data;
+    pt_uint_t   connection; /* when set, lines start "*N " (the client
+                               connection's serial), as nginx's */
 };
 
 /* Set while messages should also go to stderr as "portico: [level] ...":

@@ -264,6 +264,7 @@ setup_log(pt_proxy_ctx_t *ctx)
     ctx->log = *pt_http_request_log(ctx->r);
     ctx->log.context = log_context;
     ctx->log.context_data = ctx;
+    ctx->log.connection = ctx->r->connection->number;
     return &ctx->log;
 }
 
