@@ -5,6 +5,8 @@
  * kept for resumption (proxy_ssl_session_reuse).
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -663,7 +665,7 @@ new_session_cb(SSL *ssl, SSL_SESSION *sess)
 static int
 ssl_name(pt_proxy_ctx_t *ctx, proxy_ssl_conf_t *c, pt_str_t *name)
 {
-    u_char *p, *end;
+    u_char *p;
 
     if (c->name != NULL) {
         if (pt_http_complex_value(ctx->r, c->name, name) != PT_OK) {
@@ -672,7 +674,6 @@ ssl_name(pt_proxy_ctx_t *ctx, proxy_ssl_conf_t *c, pt_str_t *name)
     } else {
         *name = ctx->host_header;
     }
-    end = name->data + name->len;
     if (name->len > 0 && name->data[0] == '[') {
         p = memchr(name->data, ']', name->len);
         if (p != NULL) {
@@ -685,7 +686,6 @@ ssl_name(pt_proxy_ctx_t *ctx, proxy_ssl_conf_t *c, pt_str_t *name)
     if (p != NULL) {
         name->len = (size_t) (p - name->data);
     }
-    (void) end;
     return PT_OK;
 }
 
