@@ -252,6 +252,28 @@ class ProxySSL(ProxyCase):
                           f"proxy_ssl_trusted_certificate {self.ca.cert};")
         self.assertEqual(self.get(p).status, 200)
 
+    def test_crl_refuses_a_revoked_origin(self):
+        ca = tls_certs.CertAuthority(os.path.join(self.dir, "crl"),
+                                     name="CRL CA")
+        revoked = ca.server("origin.test", sans=["origin.test"])
+        ca.revoke(revoked)
+        o = self.origin(revoked)
+        p = self.start(o, f"proxy_ssl_verify on; proxy_ssl_name origin.test;"
+                          f" proxy_ssl_trusted_certificate {ca.cert}; "
+                          f"proxy_ssl_crl {ca.crl};")
+        self.assertEqual(self.get(p).status, 502)
+        p.wait_log(r"upstream SSL certificate verify error: \(23:certificate "
+                   r"revoked\) while SSL handshaking to upstream")
+
+    def test_verify_depth_counts_intermediates(self):
+        # OpenSSL's depth counts untrusted CAs between the leaf and the
+        # trust anchor: a leaf the trusted CA signed passes with depth 0
+        o = self.origin()
+        p = self.start(o, f"proxy_ssl_verify on; proxy_ssl_name origin.test;"
+                          f" proxy_ssl_trusted_certificate {self.ca.cert}; "
+                          f"proxy_ssl_verify_depth 0;")
+        self.assertEqual(self.get(p).status, 200)
+
     def test_bad_certificate_is_an_error_for_next_upstream(self):
         bad = self.origin(self.selfsigned, name="bad")
         good = self.origin(name="good")
