@@ -98,6 +98,9 @@ class TLSOrigin:
                 body, buf = buf[:n], buf[n:]
                 info["requests"] += 1
                 info["host"] = hdrs.get("host")
+                if "upgrade" in hdrs:
+                    self._echo(s, buf)
+                    return
                 out = (f"{self.name} {lines[0].split()[0]} {len(body)}"
                        ).encode()
                 close = hdrs.get("connection", "").lower() == "close" \
@@ -115,6 +118,17 @@ class TLSOrigin:
                 s.close()
             except OSError:
                 pass
+
+    @staticmethod
+    def _echo(s, buf):
+        """101, then every byte back until EOF (a tunnel over TLS)."""
+        s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n"
+                  b"Connection: Upgrade\r\n\r\n" + buf)
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return
+            s.sendall(d)
 
     def close(self):
         self.sock.close()
@@ -401,6 +415,27 @@ class ProxySSL(ProxyCase):
         self.assertEqual(self.get(p).status, 504)
         p.wait_log(r"\[error\].*upstream timed out \(110: Connection timed "
                    r"out\) while SSL handshaking to upstream")
+
+    def test_upgrade_tunnel_over_tls(self):
+        o = self.origin()
+        p = self.start(o, "proxy_http_version 1.1; "
+                          "proxy_set_header Upgrade $http_upgrade; "
+                          "proxy_set_header Connection upgrade;")
+        with RawClient(p.port) as c:
+            c.send(request_bytes("/ws", close=False,
+                                 headers=[("Upgrade", "echo"),
+                                          ("Connection", "Upgrade")]))
+            r = c.response(head=True)
+            self.assertEqual(r.status, 101)
+            for i in range(5):
+                msg = b"ping %d " % i * (1 + i * 5000)
+                c.sock.sendall(msg)
+                got = b""
+                while len(got) < len(msg):
+                    d = c.sock.recv(65536)
+                    self.assertTrue(d)
+                    got += d
+                self.assertEqual(got, msg)
 
     # -- protocols
 
