@@ -698,6 +698,21 @@ is_address(const char *name)
            || inet_pton(AF_INET6, name, buf) == 1;
 }
 
+/* The TLS state of an upstream connection, in a pool of its own (upstream
+ * connections have none until TLS needs one; it goes with the connection,
+ * pt_conn_close). */
+static int
+tls_state(pt_connection_t *pcn, proxy_ssl_conf_t *c)
+{
+    if (pcn->pool == NULL) {
+        pcn->pool = pt_pool_create(CONN_POOL_SIZE, c->log);
+        if (pcn->pool == NULL) {
+            return PT_ERROR;
+        }
+    }
+    return pt_tls_create(pcn, c->ctx, 0, 0);
+}
+
 /* The TLS state of a new upstream connection: SNI, the name to check,
  * the peer's last session. */
 static int
@@ -710,17 +725,7 @@ create(pt_proxy_ctx_t *ctx, proxy_ssl_conf_t *c, pt_connection_t *pcn)
     pt_str_t              name;
     char                 *host;
 
-    if (pcn->pool == NULL) {
-        /* upstream connections have no pool until TLS needs one: it holds
-         * the TLS state and goes with the connection (pt_conn_close) */
-        pcn->pool = pt_pool_create(CONN_POOL_SIZE, c->log);
-        if (pcn->pool == NULL) {
-            return PT_ERROR;
-        }
-    }
-    if (pt_tls_create(pcn, c->ctx, 0, 0) != PT_OK
-        || ssl_name(ctx, c, &name) != PT_OK)
-    {
+    if (tls_state(pcn, c) != PT_OK || ssl_name(ctx, c, &name) != PT_OK) {
         return PT_ERROR;
     }
     tls = pcn->tls;
@@ -759,7 +764,7 @@ create(pt_proxy_ctx_t *ctx, proxy_ssl_conf_t *c, pt_connection_t *pcn)
 
 /* proxy_ssl_verify: the chain, then the name, in nginx's words. */
 static int
-check_peer(pt_proxy_ctx_t *ctx, proxy_ssl_conf_t *c, pt_tls_t *tls)
+check_peer(pt_log_t *log, proxy_ssl_conf_t *c, pt_tls_t *tls)
 {
     const char *host = tls->data;
     X509       *cert;
@@ -771,14 +776,14 @@ check_peer(pt_proxy_ctx_t *ctx, proxy_ssl_conf_t *c, pt_tls_t *tls)
     }
     rc = SSL_get_verify_result(tls->ssl);
     if (rc != X509_V_OK) {
-        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream SSL certificate "
+        pt_log_error(PT_LOG_ERR, log, 0, "upstream SSL certificate "
                      "verify error: (%ld:%s)", rc,
                      X509_verify_cert_error_string(rc));
         return PT_ERROR;
     }
     cert = SSL_get1_peer_certificate(tls->ssl);
     if (cert == NULL) {
-        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream SSL certificate "
+        pt_log_error(PT_LOG_ERR, log, 0, "upstream SSL certificate "
                      "verify error: (0:no certificate)");
         return PT_ERROR;
     }
@@ -786,7 +791,7 @@ check_peer(pt_proxy_ctx_t *ctx, proxy_ssl_conf_t *c, pt_tls_t *tls)
                           : X509_check_host(cert, host, 0, 0, NULL) == 1;
     X509_free(cert);
     if (!ok) {
-        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream SSL certificate "
+        pt_log_error(PT_LOG_ERR, log, 0, "upstream SSL certificate "
                      "does not match \"%s\"", host);
         return PT_ERROR;
     }
@@ -855,7 +860,7 @@ pt_proxy_ssl_connect(pt_proxy_ctx_t *ctx)
     if (rc != PT_OK) {
         return rc;
     }
-    if (check_peer(ctx, c, tls) != PT_OK) {
+    if (check_peer(&ctx->log, c, tls) != PT_OK) {
         tls->no_shutdown = 1;
         return PT_ERROR;
     }
@@ -916,4 +921,65 @@ pt_proxy_io_sendfile(pt_connection_t *c, int fd, off_t *offset, size_t size)
         return sendfile(c->fd, fd, offset, size);
     }
     return as_syscall(c->sendfile(c, fd, offset, size));
+}
+
+/* ------------------------------------------------------- health probes */
+
+/* The probe's name: a proxy_ssl_name without variables, else the group's
+ * name ($proxy_host of an upstream block), NUL-terminated in pcn->pool. */
+static char *
+probe_name(pt_connection_t *pcn, proxy_ssl_conf_t *c, const pt_str_t *host)
+{
+    const pt_str_t *v = host;
+    char           *name;
+
+    if (c->name != NULL && !c->name->has_vars) {
+        v = &c->name->value;
+    }
+    name = pt_pnalloc(pcn->pool, v->len + 1);
+    if (name != NULL) {
+        memcpy(name, v->data, v->len);
+        name[v->len] = '\0';
+    }
+    return name;
+}
+
+int
+pt_proxy_ssl_probe(pt_connection_t *pcn, void **loc_conf,
+                   const pt_str_t *host, pt_event_handler_pt read_handler,
+                   pt_log_t *log)
+{
+    proxy_ssl_conf_t   *c = loc_conf[pt_http_proxy_ssl_module.index];
+    pt_tls_t           *tls = pcn->tls;
+    pt_event_handler_pt wh = pcn->write->handler;
+    char               *name;
+    int                 rc;
+
+    if (c->https != 1 || c->ctx == NULL || (tls != NULL && tls->done)) {
+        return PT_OK;
+    }
+    if (tls == NULL) {
+        if (tls_state(pcn, c) != PT_OK
+            || (name = probe_name(pcn, c, host)) == NULL)
+        {
+            return PT_ERROR;
+        }
+        tls = pcn->tls;
+        tls->data = name;
+        if (c->server_name && *name != '\0' && !is_address(name)
+            && SSL_set_tlsext_host_name(tls->ssl, name) != 1)
+        {
+            return PT_ERROR;
+        }
+    }
+    pcn->log = log;
+    rc = pt_tls_handshake(pcn, handshake_done);
+    /* until it is done, either event goes on with it (the write handler) */
+    pcn->write->handler = wh;
+    pcn->read->handler = rc == PT_AGAIN ? wh : read_handler;
+    if (rc == PT_OK && check_peer(log, c, tls) != PT_OK) {
+        tls->no_shutdown = 1;
+        return PT_ERROR;
+    }
+    return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "common/conf.h"
 #include "common/pt_types.h"
+#include "event.h"
 #include "http_proxy.h"
 
 extern pt_module_t pt_http_proxy_ssl_module;
@@ -33,6 +34,16 @@ int pt_proxy_ssl_enabled(pt_http_request_t *r);
  * (failed, logged: counts as `error` for proxy_next_upstream).
  */
 int pt_proxy_ssl_connect(pt_proxy_ctx_t *ctx);
+
+/* Active health checks (http_upstream_health.c): a probe of a location
+ * that proxies to https:// runs the handshake (SNI and checks as
+ * configured; `host` is the group's name) before its request, called by
+ * the probe's write handler. PT_OK (TLS ready or not wanted: c->recv and
+ * c->send are the TLS ones), PT_AGAIN (both events come back to the write
+ * handler; `read_handler` is put back once done), PT_ERROR (logged). */
+int pt_proxy_ssl_probe(pt_connection_t *c, void **loc_conf,
+                       const pt_str_t *host, pt_event_handler_pt read_handler,
+                       pt_log_t *log);
 
 /* recv(2), send(2), writev(2) and sendfile(2) on an upstream connection,
  * plain or TLS: bytes, 0 at EOF, or -1 with errno (EAGAIN; EIO after a

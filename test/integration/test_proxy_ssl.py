@@ -98,6 +98,7 @@ class TLSOrigin:
                 body, buf = buf[:n], buf[n:]
                 info["requests"] += 1
                 info["host"] = hdrs.get("host")
+                info.setdefault("agents", []).append(hdrs.get("user-agent"))
                 if "upgrade" in hdrs:
                     self._echo(s, buf)
                     return
@@ -436,6 +437,35 @@ class ProxySSL(ProxyCase):
                     self.assertTrue(d)
                     got += d
                 self.assertEqual(got, msg)
+
+    # -- active health checks (a Portico feature)
+
+    def probes(self, o):
+        return sum(c.get("agents", []).count("portico health check")
+                   for c in o.stats())
+
+    @unittest.skipIf(UNDER_NGINX, "active health checks are not in nginx "
+                     "open source")
+    def test_health_check_probes_over_tls(self):
+        good = self.origin(name="good")
+        bad = self.origin(self.selfsigned, name="bad")
+        up = (f"upstream u {{ zone z 64k; server 127.0.0.1:{good.port}; "
+              f"server 127.0.0.1:{bad.port}; }}")
+        p = self.start(good, f"health_check interval=1s; "
+                             f"proxy_next_upstream off; "
+                             f"proxy_ssl_server_name on; "
+                             f"proxy_ssl_name origin.test; "
+                             f"proxy_ssl_verify on; "
+                             f"proxy_ssl_trusted_certificate {self.ca.cert};",
+                       upstream=up, target="https://u")
+        wait_for(lambda: self.probes(good) >= 1, "a probe over TLS",
+                 timeout=15)
+        self.assertIn("origin.test", {c["sni"] for c in good.stats()})
+        # the origin whose certificate fails the check leaves the rotation
+        wait_for(lambda: all(self.get(p).body == b"good GET 0"
+                             for _ in range(4)),
+                 "the bad origin to leave the rotation", timeout=15)
+        p.wait_log(r"upstream SSL certificate verify error")
 
     # -- protocols
 
