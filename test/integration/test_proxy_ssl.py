@@ -5,6 +5,7 @@ certificate, session reuse counted by the origin's full handshakes,
 keep-alive over TLS, refusal of an old-protocol origin, config errors."""
 
 import os
+import signal
 import socket
 import ssl
 import tempfile
@@ -13,7 +14,7 @@ import unittest
 
 import tls_certs
 from proxy_util import ProxyCase, request, request_bytes
-from portico_harness import RawClient, UNDER_NGINX, wait_for
+from portico_harness import RawClient, UNDER_NGINX, wait_for, workers_of
 
 
 class TLSOrigin:
@@ -437,6 +438,25 @@ class ProxySSL(ProxyCase):
                     self.assertTrue(d)
                     got += d
                 self.assertEqual(got, msg)
+
+    def test_reload_switches_the_client_certificate(self):
+        # the location's context is rebuilt by a reload: the new worker
+        # presents the new client certificate
+        other = self.ca.client("after-reload")
+        o = self.origin(ca=self.ca, require_cert=True)
+        p = self.start(o, f"proxy_ssl_certificate {self.client.cert}; "
+                          f"proxy_ssl_certificate_key {self.client.key};")
+        self.assertEqual(self.get(p).status, 200)
+        old = set(workers_of(p.master))
+        text = open(p.conf_path).read()
+        p.write_conf(text=text.replace(self.client.cert, other.cert)
+                     .replace(self.client.key, other.key))
+        p.signal(signal.SIGHUP)
+        wait_for(lambda: (lambda w: w and not (set(w) & old))(
+            workers_of(p.master)), "new workers", timeout=20)
+        wait_for(lambda: self.get(p).status == 200
+                 and o.stats()[-1]["peer"]["commonName"] == "after-reload",
+                 "the new certificate upstream", timeout=20)
 
     # -- active health checks (a Portico feature)
 
