@@ -162,14 +162,14 @@ class ProxySSL(ProxyCase):
         self.addCleanup(o.close)
         return o
 
-    def start(self, o, extra="", upstream=None, target=None):
+    def start(self, o, extra="", upstream=None, target=None, workers=1):
         target = target or f"https://127.0.0.1:{o.port}"
         o = None
         block = (upstream or "") + f"""
     server {{ listen 127.0.0.1:@PORT@;
         location / {{ proxy_pass {target}; {extra} }}
     }}"""
-        return self.proxy(block)
+        return self.proxy(block, workers=workers)
 
     def get(self, p, method="GET", body=None):
         return request(p.port, "/x", method=method, body=body)
@@ -356,6 +356,17 @@ class ProxySSL(ProxyCase):
     def test_session_reuse_tls12(self):
         reused = self.run_sequential("proxy_ssl_protocols TLSv1.2;")
         self.assertEqual(reused.count(False), 1, reused)
+
+    def test_session_reuse_per_worker(self):
+        # each worker keeps its own sessions: at most one full handshake
+        # per worker
+        o = self.origin()
+        p = self.start(o, workers=2)
+        for _ in range(12):
+            self.assertEqual(self.get(p).status, 200)
+        reused = [c["reused"] for c in o.stats()]
+        self.assertEqual(len(reused), 12)
+        self.assertLessEqual(reused.count(False), 2, reused)
 
     def test_session_reuse_off(self):
         reused = self.run_sequential("proxy_ssl_session_reuse off;")
