@@ -20,6 +20,7 @@
 #include "http_core.h"
 #include "http_proxy.h"
 #include "http_proxy_rewrite.h"
+#include "http_proxy_ssl.h"
 #include "http_request.h"
 #include "http_script.h"
 #include "http_upstream.h"
@@ -479,7 +480,8 @@ merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
 /* "host:port" -> the Host header nginx sends ($proxy_host) and the port
  * ($proxy_port): the port is left out of the header when it is 80. */
 static int
-target_names(pt_conf_t *cf, pt_http_proxy_loc_conf_t *plcf, pt_str_t *host)
+target_names(pt_conf_t *cf, pt_http_proxy_loc_conf_t *plcf, pt_str_t *host,
+             pt_int_t default_port)
 {
     u_char *colon = NULL, *p;
 
@@ -502,12 +504,16 @@ target_names(pt_conf_t *cf, pt_http_proxy_loc_conf_t *plcf, pt_str_t *host)
     }
     if (colon == NULL) {
         plcf->host_header = *host;
-        pt_str_set(&plcf->port_text, "80");
+        if (default_port == 443) {
+            pt_str_set(&plcf->port_text, "443");
+        } else {
+            pt_str_set(&plcf->port_text, "80");
+        }
         return PT_OK;
     }
     plcf->port_text.data = colon + 1;
     plcf->port_text.len = (size_t) (host->data + host->len - colon - 1);
-    if (pt_atoi(plcf->port_text.data, plcf->port_text.len) == 80) {
+    if (pt_atoi(plcf->port_text.data, plcf->port_text.len) == default_port) {
         plcf->host_header.data = host->data;
         plcf->host_header.len = (size_t) (colon - host->data);
     } else {
@@ -523,7 +529,7 @@ set_pass(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     pt_http_proxy_loc_conf_t *plcf = conf;
     pt_http_loc_conf_t       *clcf;
     pt_str_t                 *url = &cf->args[1], rest, host;
-    int                       has_uri;
+    int                       has_uri, https;
 
     (void) cmd;
     if (plcf->pass_set) {
@@ -543,22 +549,28 @@ set_pass(pt_conf_t *cf, pt_command_t *cmd, void *conf)
         {
             return PT_CONF_ERROR;
         }
+        /* https:// or not is known per request (a context is made) */
+        if (pt_proxy_ssl_pass(cf, PT_PROXY_SSL_MAYBE) != PT_OK) {
+            return PT_CONF_ERROR;
+        }
         pt_http_proxy_rewrite_pass(cf, NULL);
         return PT_CONF_OK;
     }
-    if (url->len >= 8 && pt_strncasecmp(url->data, (u_char *) "https://", 8)
-                         == 0)
-    {
-        pt_conf_log_error(PT_LOG_EMERG, cf, 0, "https protocol requires SSL "
-                          "support");
+    /* proxy_ssl: https:// (http_proxy_ssl.c builds its TLS context) */
+    https = url->len >= 8
+            && pt_strncasecmp(url->data, (u_char *) "https://", 8) == 0;
+    if (pt_proxy_ssl_pass(cf, https) != PT_OK) {
         return PT_CONF_ERROR;
     }
-    if (url->len < 7 || pt_strncasecmp(url->data, (u_char *) "http://", 7)) {
+    if (!https
+        && (url->len < 7
+            || pt_strncasecmp(url->data, (u_char *) "http://", 7)))
+    {
         pt_conf_log_error(PT_LOG_EMERG, cf, 0, "invalid URL prefix");
         return PT_CONF_ERROR;
     }
-    rest.data = url->data + 7;
-    rest.len = url->len - 7;
+    rest.data = url->data + 7 + https;
+    rest.len = url->len - 7 - https;
     if (pt_proxy_split_url(&rest, &host, &plcf->uri, &has_uri) != PT_OK) {
         pt_conf_log_error(PT_LOG_EMERG, cf, 0, "no host in upstream \"%.*s\"",
                           (int) rest.len, rest.data);
@@ -574,10 +586,10 @@ set_pass(pt_conf_t *cf, pt_command_t *cmd, void *conf)
                           "statement, or inside \"limit_except\" block");
         return PT_CONF_ERROR;
     }
-    if (target_names(cf, plcf, &host) != PT_OK) {
+    if (target_names(cf, plcf, &host, https ? 443 : 80) != PT_OK) {
         return PT_CONF_ERROR;
     }
-    plcf->upstream = pt_http_upstream_add(cf, &host, 80);
+    plcf->upstream = pt_http_upstream_add(cf, &host, https ? 443 : 80);
     if (plcf->upstream == NULL) {
         return PT_CONF_ERROR;
     }
@@ -696,10 +708,18 @@ postconfiguration(pt_conf_t *cf)
 /* ------------------------------------------------------------------ */
 /* The content handler                                                 */
 
+/* 443 for https:// (proxy_ssl), else 80. */
+static pt_int_t
+default_port(pt_proxy_ctx_t *ctx)
+{
+    return ctx->schema.len == sizeof("https://") - 1 ? 443 : 80;
+}
+
 /* A literal address of a proxy_pass with variables: "1.2.3.4[:port]",
  * "[::1][:port]" or "unix:/path". PT_DECLINED for a name. */
 static int
-literal_addr(const pt_str_t *host, pt_addr_t *addr, pt_str_t *port_text)
+literal_addr(const pt_str_t *host, pt_addr_t *addr, pt_str_t *port_text,
+             pt_int_t default_port)
 {
     struct sockaddr_in  *sin = (struct sockaddr_in *) &addr->sockaddr;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &addr->sockaddr;
@@ -707,7 +727,7 @@ literal_addr(const pt_str_t *host, pt_addr_t *addr, pt_str_t *port_text)
     char                 text[64];
     u_char              *colon = NULL, *end = host->data + host->len, *a;
     size_t               alen;
-    pt_int_t             port = 80;
+    pt_int_t             port = default_port;
 
     memset(addr, 0, sizeof(*addr));
     if (host->len > 5 && pt_strncasecmp(host->data, (u_char *) "unix:", 5)
@@ -769,7 +789,7 @@ static int
 need_resolve(pt_http_request_t *r, pt_proxy_ctx_t *ctx, pt_str_t *host)
 {
     u_char   *colon = memchr(host->data, ':', host->len);
-    pt_int_t  port = 80;
+    pt_int_t  port = default_port(ctx);
 
     ctx->resolve_name = *host;
     if (colon != NULL) {
@@ -783,7 +803,7 @@ need_resolve(pt_http_request_t *r, pt_proxy_ctx_t *ctx, pt_str_t *host)
                          host->data);
             return PT_HTTP_INTERNAL_SERVER_ERROR;
         }
-        if (port == 80) {
+        if (port == default_port(ctx)) {
             ctx->host_header = ctx->resolve_name;
         }
     }
@@ -881,18 +901,25 @@ eval_target(pt_http_request_t *r, pt_proxy_ctx_t *ctx)
     pt_http_upstream_t *u = ctx->u;
     pt_str_t            url, host;
     pt_addr_t          *addr;
-    int                 has_uri;
+    int                 has_uri, https;
 
     if (pt_http_complex_value(r, ctx->conf->pass_cv, &url) != PT_OK) {
         return PT_HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (url.len < 7 || pt_strncasecmp(url.data, (u_char *) "http://", 7)) {
+    /* proxy_ssl: https:// when the location has a TLS context */
+    https = url.len >= 8 && pt_proxy_ssl_enabled(r)
+            && pt_strncasecmp(url.data, (u_char *) "https://", 8) == 0;
+    if (https) {
+        pt_str_set(&ctx->schema, "https://");
+    } else if (url.len < 7
+               || pt_strncasecmp(url.data, (u_char *) "http://", 7))
+    {
         pt_log_error(PT_LOG_ERR, pt_http_request_log(r), 0, "invalid URL "
                      "prefix in \"%.*s\"", (int) url.len, url.data);
         return PT_HTTP_INTERNAL_SERVER_ERROR;
     }
-    url.data += 7;
-    url.len -= 7;
+    url.data += 7 + https;
+    url.len -= 7 + https;
     if (pt_proxy_split_url(&url, &host, &ctx->uri_part, &has_uri) != PT_OK) {
         pt_log_error(PT_LOG_ERR, pt_http_request_log(r), 0, "no host in "
                      "upstream \"%.*s\"", (int) url.len, url.data);
@@ -910,7 +937,11 @@ eval_target(pt_http_request_t *r, pt_proxy_ctx_t *ctx)
         ctx->uri_part.len++;
     }
     ctx->host_header = host;
-    pt_str_set(&ctx->port_text, "80");
+    if (https) {
+        pt_str_set(&ctx->port_text, "443");
+    } else {
+        pt_str_set(&ctx->port_text, "80");
+    }
     u->upstream = pt_http_upstream_find(r, &host);
     if (u->upstream != NULL) {
         return PT_OK;
@@ -919,14 +950,17 @@ eval_target(pt_http_request_t *r, pt_proxy_ctx_t *ctx)
     if (addr == NULL) {
         return PT_HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (literal_addr(&host, addr, &ctx->port_text) != PT_OK) {
+    if (literal_addr(&host, addr, &ctx->port_text, default_port(ctx))
+        != PT_OK)
+    {
         return need_resolve(r, ctx, &host);
     }
     if (addr->sockaddr.ss_family == AF_UNIX) {
         pt_str_set(&ctx->host_header, "localhost");
     }
-    if (ctx->port_text.len == 2 && ctx->port_text.data[0] == '8'
-        && ctx->port_text.data[1] == '0')
+    if (ctx->port_text.len > 0
+        && pt_atoi(ctx->port_text.data, ctx->port_text.len)
+           == default_port(ctx))
     {
         /* $proxy_host leaves the default port out, as nginx */
         u_char *c = memchr(host.data, ':', host.len);
@@ -1000,6 +1034,9 @@ pt_http_proxy_handler(pt_http_request_t *r)
     ctx->body_fd = -1;
     ctx->body_length = -1;
     pt_str_set(&ctx->schema, "http://");
+    if (plcf->pass_cv == NULL && pt_proxy_ssl_enabled(r)) {
+        pt_str_set(&ctx->schema, "https://");
+    }
     r->upstream = u;
 
     if (plcf->pass_cv != NULL) {

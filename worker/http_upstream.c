@@ -25,6 +25,7 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_proxy.h"
+#include "http_proxy_ssl.h"
 #include "http_request.h"
 #include "timer.h"
 
@@ -648,12 +649,12 @@ write_request(pt_proxy_ctx_t *ctx, pt_connection_t *c)
     for (;;) {
         niov = fill_iov(ctx, iov, &ctx->body_mem_sent);
         if (niov > 0) {
-            n = writev(c->fd, iov, niov);
+            n = pt_proxy_io_writev(c, iov, niov);
         } else if (ctx->body_fd != -1
                    && ctx->body_file_pos < ctx->body_file_size)
         {
             off = ctx->body_file_pos;
-            n = sendfile(c->fd, ctx->body_fd, &off,
+            n = pt_proxy_io_sendfile(c, ctx->body_fd, &off,
                          (size_t) pt_min(ctx->body_file_size - off,
                                          (off_t) 1 << 20));
             if (n > 0) {
@@ -713,6 +714,15 @@ send_request(pt_proxy_ctx_t *ctx)
         c->read->timedout = 0;
         pt_log_error(PT_LOG_ERR, &ctx->log, ETIMEDOUT, "upstream timed out");
         next_upstream(ctx, PT_PROXY_FT_TIMEOUT);
+        return;
+    }
+    /* proxy_ssl: the TLS handshake between connect and request */
+    rc = pt_proxy_ssl_connect(ctx);
+    if (rc == PT_AGAIN) {
+        return;
+    }
+    if (rc != PT_OK) {
+        next_upstream(ctx, PT_PROXY_FT_ERROR);
         return;
     }
     if (!ctx->request_sent_any && ctx->request->pos == ctx->request->start) {
@@ -776,7 +786,7 @@ pt_proxy_recv(pt_proxy_ctx_t *ctx, pt_buf_t *b)
     ssize_t          n;
 
     do {
-        n = recv(c->fd, b->last, size, 0);
+        n = pt_proxy_io_recv(c, b->last, size);
     } while (n == -1 && errno == EINTR);
     if (n == -1) {
         if (errno == EAGAIN) {

@@ -25,6 +25,7 @@
 #include "http_core.h"
 #include "http_proxy.h"
 #include "http_proxy_rewrite.h"
+#include "http_proxy_ssl.h"
 #include "http_request.h"
 #include "timer.h"
 
@@ -1026,7 +1027,7 @@ tunnel_down(pt_proxy_ctx_t *ctx, pt_buf_t *b)
     if (ctx->upstream_eof || !uc->read->ready) {
         return 0;
     }
-    n = recv(uc->fd, b->last, (size_t) (b->end - b->last), 0);
+    n = pt_proxy_io_recv(uc, b->last, (size_t) (b->end - b->last));
     if (n == -1) {
         if (errno == EAGAIN || errno == EINTR) {
             uc->read->ready = errno == EINTR;
@@ -1051,7 +1052,7 @@ tunnel_up(pt_proxy_ctx_t *ctx, pt_buf_t *b)
     ssize_t          n;
 
     if (b->pos < b->last) {
-        n = send(uc->fd, b->pos, (size_t) (b->last - b->pos), MSG_NOSIGNAL);
+        n = pt_proxy_io_send(uc, b->pos, (size_t) (b->last - b->pos));
         if (n == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 uc->write->ready = 0;

@@ -20,6 +20,7 @@
 #include "timer.h"
 #include "worker.h"
 #include "http_core.h"
+#include "http_proxy_ssl.h"
 #include "http_upstream.h"
 #include "http_upstream_health.h"
 #include "http_upstream_rr.h"
@@ -367,7 +368,7 @@ probe_write(pt_event_t *ev)
     pt_connection_t *c = ev->data;
     hc_peer_t       *hp = c->data;
     ssize_t          n;
-    int              err = 0;
+    int              err = 0, rc;
     socklen_t        len = sizeof(err);
 
     if (ev->timedout || c->close) {
@@ -382,6 +383,17 @@ probe_write(pt_event_t *ev)
                      "health check connect() to %.*s failed",
                      (int) hp->peer->name.len, hp->peer->name.data);
         finish(hp, 0);
+        return;
+    }
+    /* proxy_ssl: a probe to https:// handshakes first */
+    rc = hp->sent == 0 ? pt_proxy_ssl_probe(c, hp->check->loc_conf,
+                                            &hp->check->upstream->host,
+                                            probe_read, hp->log)
+                       : PT_OK;
+    if (rc != PT_OK) {
+        if (rc == PT_ERROR) {
+            finish(hp, 0);
+        }
         return;
     }
     while (hp->sent < hp->request->len) {

@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "event.h"
 #include "timer.h"
+#include "tls.h"
 #include "worker.h"
 #include "http_upstream.h"
 #include "http_upstream_rr.h"
@@ -160,6 +161,7 @@ park(keepalive_peer_t *kp, pt_peer_connection_t *pc)
     /* nothing of the request may stay reachable from the connection */
     c->data = item;
     c->buffer = NULL;
+    pt_tls_release_buffer(c);    /* proxy_ssl: idle, it holds no buffer */
     c->log = kcf->log;
     c->read->log = kcf->log;
     c->write->log = kcf->log;

@@ -39,6 +39,7 @@ extern pt_module_t pt_http_autoindex_module;
 extern pt_module_t pt_http_index_module;
 extern pt_module_t pt_http_gzip_static_module;
 extern pt_module_t pt_http_proxy_module;
+extern pt_module_t pt_http_proxy_ssl_module;
 extern pt_module_t pt_http_range_filter_module;
 extern pt_module_t pt_http_gzip_filter_module;
 extern pt_module_t pt_http_charset_filter_module;
@@ -77,6 +78,7 @@ pt_module_t *pt_modules[] = {
     &pt_http_gzip_static_module,     /* before index and static: its .gz */
     /* location content handlers (proxy_pass) */
     &pt_http_proxy_module,
+    &pt_http_proxy_ssl_module,      /* confs only: the proxy calls it */
     /* filters: the last one listed sees the response first */
     &pt_http_range_filter_module,
     &pt_http_gzip_filter_module,

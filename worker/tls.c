@@ -176,6 +176,12 @@ conn_error(pt_connection_t *c, pt_uint_t level, const char *call)
 
     p = pt_slprintf(msg, end, "%s failed", call);
     p = pt_tls_error_text(p, end);
+    if (c->listening == NULL) {
+        /* an upstream connection: its log context says the rest */
+        *p = '\0';
+        pt_log_error(level, c->log, 0, "%s", msg);
+        return;
+    }
     if (!tls->done) {
         p = pt_slprintf(p, end, " while SSL handshaking");
     }
@@ -209,8 +215,17 @@ io_error(pt_connection_t *c, int sslerr, const char *call)
         return;
     }
     /* nothing queued: the peer went away (an EOF, a close_notify, a
-     * reset) in the middle, its doing and no failure of ours */
+     * reset) in the middle, its doing and no failure of ours; an
+     * upstream doing so is the proxy's to report (nginx: error) */
     if (e == 0) {
+        if (err == 0 && (sslerr == SSL_ERROR_SYSCALL
+                         || !((pt_tls_t *) c->tls)->done)
+            && c->listening == NULL)
+        {
+            pt_log_error(PT_LOG_ERR, c->log, 0, "peer closed connection "
+                         "in SSL handshake");
+            return;
+        }
         if (err == 0 && (sslerr == SSL_ERROR_SYSCALL
                          || !((pt_tls_t *) c->tls)->done))
         {
@@ -225,7 +240,8 @@ io_error(pt_connection_t *c, int sslerr, const char *call)
         }
     }
     if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SSL) {
-        conn_error(c, PT_LOG_INFO, call);
+        /* the upstream's mistakes are ours to report (nginx: error) */
+        conn_error(c, c->listening != NULL ? PT_LOG_INFO : PT_LOG_ERR, call);
         return;
     }
     conn_error(c, PT_LOG_CRIT, call);
