@@ -37,17 +37,6 @@ not_found(pt_http_variable_value_t *v)
 }
 
 static int
-set_value(pt_http_variable_value_t *v, u_char *data, size_t len)
-{
-    v->data = data;
-    v->len = (unsigned) len;
-    v->valid = 1;
-    v->not_found = 0;
-    v->no_cacheable = 0;
-    return PT_OK;
-}
-
-static int
 var_proxy(pt_http_request_t *r, pt_http_variable_value_t *v, uintptr_t data)
 {
     pt_proxy_ctx_t *ctx = proxy_ctx(r);
@@ -57,7 +46,7 @@ var_proxy(pt_http_request_t *r, pt_http_variable_value_t *v, uintptr_t data)
         return not_found(v);
     }
     s = data ? &ctx->port_text : &ctx->host_header;
-    return set_value(v, s->data, s->len);
+    return pt_http_variable_value_set(v, s->data, s->len);
 }
 
 static int
@@ -79,7 +68,7 @@ var_add_xff(pt_http_request_t *r, pt_http_variable_value_t *v,
         }
     }
     if (len == addr->len) {
-        return set_value(v, addr->data, addr->len);
+        return pt_http_variable_value_set(v, addr->data, addr->len);
     }
     start = p = pt_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -97,7 +86,7 @@ var_add_xff(pt_http_request_t *r, pt_http_variable_value_t *v,
     }
     memcpy(p, addr->data, addr->len);
     p += addr->len;
-    return set_value(v, start, (size_t) (p - start));
+    return pt_http_variable_value_set(v, start, (size_t) (p - start));
 }
 
 /* One try's figure as text into p (room for 32 bytes). */
@@ -166,7 +155,7 @@ var_upstream(pt_http_request_t *r, pt_http_variable_value_t *v,
         }
     }
     v->no_cacheable = 1;
-    set_value(v, start, (size_t) (p - start));
+    pt_http_variable_value_set(v, start, (size_t) (p - start));
     v->no_cacheable = 1;
     return PT_OK;
 }
@@ -198,7 +187,7 @@ var_upstream_http(pt_http_request_t *r, pt_http_variable_value_t *v,
             }
         }
         if (j == len) {
-            return set_value(v, h[i].value.data, h[i].value.len);
+            return pt_http_variable_value_set(v, h[i].value.data, h[i].value.len);
         }
     }
     return not_found(v);

@@ -557,17 +557,6 @@ realip_handler(pt_http_request_t *r)
 #define VAR_PP_SRC   1
 #define VAR_PP_DST   2
 
-static int
-value_set(pt_http_variable_value_t *v, u_char *data, size_t len)
-{
-    v->data = data;
-    v->len = (unsigned) len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    return PT_OK;
-}
-
 /* A port in request memory; 0 is printed empty, as nginx does. */
 static int
 value_port(pt_http_request_t *r, pt_http_variable_value_t *v,
@@ -579,9 +568,9 @@ value_port(pt_http_request_t *r, pt_http_variable_value_t *v,
         return PT_ERROR;
     }
     if (port == 0) {
-        return value_set(v, p, 0);
+        return pt_http_variable_value_set(v, p, 0);
     }
-    return value_set(v, p, (size_t) (pt_slprintf(p, p + sizeof("65535"),
+    return pt_http_variable_value_set(v, p, (size_t) (pt_slprintf(p, p + sizeof("65535"),
                                                  "%u", port) - p));
 }
 
@@ -608,7 +597,7 @@ var_addr(pt_http_request_t *r, pt_http_variable_value_t *v, uintptr_t data)
 
     if (data == VAR_PEER) {
         (void) peer(r, &text);
-        return value_set(v, text->data, text->len);
+        return pt_http_variable_value_set(v, text->data, text->len);
     }
     if (pp == NULL) {
         v->valid = 0;
@@ -623,7 +612,7 @@ var_addr(pt_http_request_t *r, pt_http_variable_value_t *v, uintptr_t data)
         return PT_ERROR;
     }
     memcpy(p, buf, len);
-    return value_set(v, p, len);
+    return pt_http_variable_value_set(v, p, len);
 }
 
 static int

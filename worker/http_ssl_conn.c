@@ -335,17 +335,6 @@ pt_http_ssl_check_server(pt_http_request_t *r, pt_http_srv_conf_t *scf)
 /* --- variables ---------------------------------------------------------- */
 
 static int
-set_value(pt_http_variable_value_t *v, u_char *data, size_t len)
-{
-    v->data = data;
-    v->len = len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    return PT_OK;
-}
-
-static int
 not_found(pt_http_variable_value_t *v)
 {
     v->not_found = 1;
@@ -367,7 +356,7 @@ set_cstr(pt_http_request_t *r, pt_http_variable_value_t *v, const char *s)
     if (p == NULL) {
         return PT_ERROR;
     }
-    return set_value(v, p, in.len);
+    return pt_http_variable_value_set(v, p, in.len);
 }
 
 static SSL *
@@ -394,7 +383,7 @@ hex_value(pt_http_request_t *r, pt_http_variable_value_t *v,
         p[2 * i] = (u_char) hex[bin[i] >> 4];
         p[2 * i + 1] = (u_char) hex[bin[i] & 0xf];
     }
-    return set_value(v, p, n * 2);
+    return pt_http_variable_value_set(v, p, n * 2);
 }
 
 /* The contents of a memory BIO as the value. */
@@ -416,7 +405,7 @@ bio_value(pt_http_request_t *r, pt_http_variable_value_t *v, BIO *bio)
     }
     memcpy(p, data, (size_t) len);
     BIO_free(bio);
-    return set_value(v, p, (size_t) len);
+    return pt_http_variable_value_set(v, p, (size_t) len);
 }
 
 enum {
@@ -448,9 +437,9 @@ var_session(pt_http_request_t *r, pt_http_variable_value_t *v,
         if (sni == NULL || sni->name.len == 0) {
             return not_found(v);
         }
-        return set_value(v, sni->name.data, sni->name.len);
+        return pt_http_variable_value_set(v, sni->name.data, sni->name.len);
     case VAR_REUSED:
-        return set_value(v, (u_char *) (SSL_session_reused(ssl) ? "r" : "."),
+        return pt_http_variable_value_set(v, (u_char *) (SSL_session_reused(ssl) ? "r" : "."),
                          1);
     case VAR_SESSION_ID:
         if (SSL_get_session(ssl) == NULL) {
@@ -463,7 +452,7 @@ var_session(pt_http_request_t *r, pt_http_variable_value_t *v,
         if (n == 0) {
             return not_found(v);
         }
-        return set_value(v, (u_char *) p, n);
+        return pt_http_variable_value_set(v, (u_char *) p, n);
     }
     return not_found(v);
 }
@@ -477,10 +466,10 @@ var_verify(pt_http_request_t *r, SSL *ssl, pt_http_variable_value_t *v)
     long        rc = SSL_get_verify_result(ssl);
 
     if (SSL_get0_peer_certificate(ssl) == NULL) {
-        return set_value(v, (u_char *) "NONE", 4);
+        return pt_http_variable_value_set(v, (u_char *) "NONE", 4);
     }
     if (rc == X509_V_OK) {
-        return set_value(v, (u_char *) "SUCCESS", 7);
+        return pt_http_variable_value_set(v, (u_char *) "SUCCESS", 7);
     }
     s = X509_verify_cert_error_string(rc);
     len = sizeof("FAILED:") - 1 + strlen(s);
@@ -490,7 +479,7 @@ var_verify(pt_http_request_t *r, SSL *ssl, pt_http_variable_value_t *v)
     }
     memcpy(p, "FAILED:", 7);
     memcpy(p + 7, s, len - 7);
-    return set_value(v, p, len);
+    return pt_http_variable_value_set(v, p, len);
 }
 
 /* PEM with every line after the first indented by a tab (the old form
@@ -540,7 +529,7 @@ var_client(pt_http_request_t *r, pt_http_variable_value_t *v,
     }
     cert = SSL_get0_peer_certificate(ssl);
     if (cert == NULL) {
-        return set_value(v, (u_char *) "", 0);
+        return pt_http_variable_value_set(v, (u_char *) "", 0);
     }
     if (data == VAR_FINGERPRINT) {
         if (X509_digest(cert, EVP_sha1(), md, &mdlen) != 1) {

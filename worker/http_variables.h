@@ -23,6 +23,12 @@ struct pt_http_variable_value_s {
     u_char      *data;
 };
 
+/* Helpers for get handlers: v holds data/len (valid), or is unset
+ * (not_found). Both return PT_OK. */
+int pt_http_variable_value_set(pt_http_variable_value_t *v, u_char *data,
+                               size_t len);
+int pt_http_variable_value_none(pt_http_variable_value_t *v);
+
 /* Fill v (valid or not_found); PT_OK, or PT_ERROR (nothing is cached). */
 typedef int (*pt_http_get_variable_pt)(pt_http_request_t *r,
                                        pt_http_variable_value_t *v,
