@@ -112,7 +112,8 @@ var_server_protocol(pt_http_request_t *r, pt_http_variable_value_t *v,
                     uintptr_t data)
 {
     if (r->http_protocol.len) {
-        return pt_http_variable_value_set(v, r->http_protocol.data, r->http_protocol.len);
+        return pt_http_variable_value_set(v, r->http_protocol.data,
+                                          r->http_protocol.len);
     }
     if (r->http_version == PT_HTTP_VERSION_10) {
         return pt_http_variable_value_set(v, (u_char *) "HTTP/1.0", 8);
@@ -148,11 +149,12 @@ var_host(pt_http_request_t *r, pt_http_variable_value_t *v, uintptr_t data)
 
     if (r->headers_in.server.len) {
         return pt_http_variable_value_set(v, r->headers_in.server.data,
-                         r->headers_in.server.len);
+                                          r->headers_in.server.len);
     }
     cscf = r->srv_conf ? pt_http_core_srv_conf(r) : NULL;
     if (cscf != NULL && cscf->server_name.data != NULL) {
-        return pt_http_variable_value_set(v, cscf->server_name.data, cscf->server_name.len);
+        return pt_http_variable_value_set(v, cscf->server_name.data,
+                                          cscf->server_name.len);
     }
     return pt_http_variable_value_set(v, (u_char *) "", 0);
 }
@@ -164,7 +166,8 @@ var_server_name(pt_http_request_t *r, pt_http_variable_value_t *v,
     pt_http_srv_conf_t *cscf = r->srv_conf ? pt_http_core_srv_conf(r) : NULL;
 
     if (cscf != NULL && cscf->server_name.data != NULL) {
-        return pt_http_variable_value_set(v, cscf->server_name.data, cscf->server_name.len);
+        return pt_http_variable_value_set(v, cscf->server_name.data,
+                                          cscf->server_name.len);
     }
     return pt_http_variable_value_set(v, (u_char *) "", 0);
 }
@@ -224,7 +227,8 @@ headers_value(pt_http_request_t *r, pt_http_variable_value_t *v,
         return pt_http_variable_value_none(v);
     }
     if (n == 1) {
-        return pt_http_variable_value_set(v, first->value.data, first->value.len);
+        return pt_http_variable_value_set(v, first->value.data,
+                                          first->value.len);
     }
 
     sep = (len == 6 && memcmp(name, "cookie", 6) == 0) ? ';' : ',';
@@ -360,8 +364,9 @@ var_content_length(pt_http_request_t *r, pt_http_variable_value_t *v,
                    uintptr_t data)
 {
     if (r->headers_in.content_length != NULL) {
-        return pt_http_variable_value_set(v, r->headers_in.content_length->value.data,
-                         r->headers_in.content_length->value.len);
+        return pt_http_variable_value_set(v,
+                   r->headers_in.content_length->value.data,
+                   r->headers_in.content_length->value.len);
     }
     if (r->headers_in.content_length_n >= 0) {
         return value_printf(r, v, PT_INT64_LEN + 1, "%lld",
@@ -382,7 +387,8 @@ var_remote_addr(pt_http_request_t *r, pt_http_variable_value_t *v,
     size_t           n;
 
     if (c->addr_text.len) {
-        return pt_http_variable_value_set(v, c->addr_text.data, c->addr_text.len);
+        return pt_http_variable_value_set(v, c->addr_text.data,
+                                          c->addr_text.len);
     }
     /* no text made at accept: the address without the port */
     if (c->sockaddr->ss_family == AF_INET) {
@@ -413,14 +419,14 @@ var_binary_remote_addr(pt_http_request_t *r, pt_http_variable_value_t *v,
 
     switch (ss->ss_family) {
     case AF_INET6:
-        return pt_http_variable_value_set(v, ((struct sockaddr_in6 *) ss)->sin6_addr.s6_addr,
-                         16);
+        return pt_http_variable_value_set(v,
+                   ((struct sockaddr_in6 *) ss)->sin6_addr.s6_addr, 16);
     case AF_UNIX:
         return pt_http_variable_value_set(v, r->connection->addr_text.data,
-                         r->connection->addr_text.len);
+                                          r->connection->addr_text.len);
     default:
-        return pt_http_variable_value_set(v, (u_char *) &((struct sockaddr_in *) ss)->sin_addr,
-                         4);
+        return pt_http_variable_value_set(v,
+                   (u_char *) &((struct sockaddr_in *) ss)->sin_addr, 4);
     }
 }
 
@@ -746,7 +752,8 @@ var_request_filename(pt_http_request_t *r, pt_http_variable_value_t *v,
         return PT_ERROR;
     }
     /* the end pointer, whether or not path.len counts the NUL */
-    return pt_http_variable_value_set(v, path.data, (size_t) (last - path.data));
+    return pt_http_variable_value_set(v, path.data,
+                                      (size_t) (last - path.data));
 }
 
 /* ------------------------------------------------------------------ */
@@ -760,7 +767,7 @@ var_sent_content_type(pt_http_request_t *r, pt_http_variable_value_t *v,
         return pt_http_variable_value_none(v);
     }
     return pt_http_variable_value_set(v, r->headers_out.content_type.data,
-                     r->headers_out.content_type.len);
+                                      r->headers_out.content_type.len);
 }
 
 static int

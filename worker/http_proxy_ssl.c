@@ -82,7 +82,6 @@ typedef struct {
 
 static void *create_loc_conf(pt_conf_t *cf);
 static char *merge_loc_conf(pt_conf_t *cf, void *parent, void *child);
-static char *set_conf_command(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 
 static int peer_index = -1;    /* SSL ex_data: conn_peer_t */
 
@@ -122,7 +121,8 @@ static pt_command_t proxy_ssl_commands[] = {
       PT_CONF_LOC_OFFSET, LOC(password_file), NULL },
     { "proxy_ssl_crl", LOC_CTX_ | PT_CONF_TAKE1, pt_conf_set_str,
       PT_CONF_LOC_OFFSET, LOC(crl), NULL },
-    { "proxy_ssl_conf_command", LOC_CTX_ | PT_CONF_TAKE2, set_conf_command,
+    { "proxy_ssl_conf_command", LOC_CTX_ | PT_CONF_TAKE2,
+      pt_http_ssl_set_conf_command,
       PT_CONF_LOC_OFFSET, LOC(conf_commands), NULL },
     { "proxy_ssl_session_reuse", LOC_CTX_ | PT_CONF_FLAG, pt_conf_set_flag,
       PT_CONF_LOC_OFFSET, LOC(session_reuse), NULL },
@@ -156,30 +156,6 @@ create_loc_conf(pt_conf_t *cf)
     c->conf_commands = PT_CONF_UNSET_PTR;
     c->session_reuse = PT_CONF_UNSET;
     return c;
-}
-
-static char *
-set_conf_command(pt_conf_t *cf, pt_command_t *cmd, void *conf)
-{
-    proxy_ssl_conf_t *c = conf;
-    pt_str_t         *p;
-    pt_uint_t         i;
-
-    (void) cmd;
-    if (c->conf_commands == PT_CONF_UNSET_PTR) {
-        c->conf_commands = pt_array_create(cf->pool, 4, sizeof(pt_str_t));
-        if (c->conf_commands == NULL) {
-            return PT_CONF_ERROR;
-        }
-    }
-    for (i = 1; i <= 2; i++) {
-        p = pt_array_push(c->conf_commands);
-        if (p == NULL) {
-            return PT_CONF_ERROR;
-        }
-        *p = cf->args[i];
-    }
-    return PT_CONF_OK;
 }
 
 int
@@ -227,19 +203,6 @@ full_path(pt_conf_t *cf, const pt_str_t *name)
         return NULL;
     }
     return (const char *) n.data;
-}
-
-static int
-password_cb(char *buf, int size, int rwflag, void *u)
-{
-    pt_str_t *pw = u;
-
-    (void) rwflag;
-    if (pw == NULL || (size_t) size < pw->len) {
-        return 0;
-    }
-    memcpy(buf, pw->data, pw->len);
-    return (int) pw->len;
 }
 
 /* proxy_ssl_password_file: one password a line, each tried in turn. */
@@ -308,7 +271,7 @@ read_key(pt_conf_t *cf, proxy_ssl_conf_t *c, const char *path)
                       "BIO_new_file() failed", path);
             return NULL;
         }
-        pkey = PEM_read_bio_PrivateKey(bio, NULL, password_cb,
+        pkey = PEM_read_bio_PrivateKey(bio, NULL, pt_http_ssl_password_cb,
                                        pw != NULL ? &pw[i] : NULL);
         BIO_free(bio);
         if (pkey == NULL && i + 1 < n) {
@@ -458,21 +421,6 @@ apply_conf_commands(pt_conf_t *cf, proxy_ssl_conf_t *c)
     return rc;
 }
 
-static void
-set_protocols(SSL_CTX *ctx, pt_uint_t p)
-{
-    long off = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3;
-
-    /* the options decide, not OpenSSL's floor (as nginx) */
-    (void) SSL_CTX_set_min_proto_version(ctx, 0);
-    (void) SSL_CTX_set_max_proto_version(ctx, 0);
-    off |= (p & PT_SSL_TLSv1) ? 0 : SSL_OP_NO_TLSv1;
-    off |= (p & PT_SSL_TLSv1_1) ? 0 : SSL_OP_NO_TLSv1_1;
-    off |= (p & PT_SSL_TLSv1_2) ? 0 : SSL_OP_NO_TLSv1_2;
-    off |= (p & PT_SSL_TLSv1_3) ? 0 : SSL_OP_NO_TLSv1_3;
-    SSL_CTX_set_options(ctx, off);
-}
-
 static int new_session_cb(SSL *ssl, SSL_SESSION *sess);
 
 /* At cycle end: the context and the sessions kept with it. */
@@ -527,7 +475,7 @@ build_ctx(pt_conf_t *cf, proxy_ssl_conf_t *c)
     SSL_CTX_set_mode(c->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                              | SSL_MODE_RELEASE_BUFFERS);
-    set_protocols(c->ctx, c->protocols);
+    pt_http_ssl_set_protocols(c->ctx, c->protocols);
     if (SSL_CTX_set_cipher_list(c->ctx, (const char *) c->ciphers.data)
         != 1)
     {

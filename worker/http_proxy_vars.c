@@ -187,7 +187,8 @@ var_upstream_http(pt_http_request_t *r, pt_http_variable_value_t *v,
             }
         }
         if (j == len) {
-            return pt_http_variable_value_set(v, h[i].value.data, h[i].value.len);
+            return pt_http_variable_value_set(v, h[i].value.data,
+                                              h[i].value.len);
         }
     }
     return not_found(v);

@@ -563,6 +563,7 @@ value_port(pt_http_request_t *r, pt_http_variable_value_t *v,
            unsigned port)
 {
     u_char *p = pt_pnalloc(r->pool, sizeof("65535"));
+    size_t  n;
 
     if (p == NULL) {
         return PT_ERROR;
@@ -570,8 +571,8 @@ value_port(pt_http_request_t *r, pt_http_variable_value_t *v,
     if (port == 0) {
         return pt_http_variable_value_set(v, p, 0);
     }
-    return pt_http_variable_value_set(v, p, (size_t) (pt_slprintf(p, p + sizeof("65535"),
-                                                 "%u", port) - p));
+    n = (size_t) (pt_slprintf(p, p + sizeof("65535"), "%u", port) - p);
+    return pt_http_variable_value_set(v, p, n);
 }
 
 /* The peer's address: saved while the request has another. */

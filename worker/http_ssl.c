@@ -41,7 +41,6 @@ static void *create_srv_conf(pt_conf_t *cf);
 static char *merge_srv_conf(pt_conf_t *cf, void *parent, void *child);
 static int postconfiguration(pt_conf_t *cf);
 static char *set_session_cache(pt_conf_t *cf, pt_command_t *cmd, void *conf);
-static char *set_conf_command(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_file_list(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_ssl(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 
@@ -81,7 +80,8 @@ static pt_command_t ssl_commands[] = {
       PT_CONF_SRV_OFFSET, SRV(protocols), protocols },
     { "ssl_ciphers", SSL_CTX_ | PT_CONF_TAKE1, pt_conf_set_str,
       PT_CONF_SRV_OFFSET, SRV(ciphers), NULL },
-    { "ssl_conf_command", SSL_CTX_ | PT_CONF_TAKE2, set_conf_command,
+    { "ssl_conf_command", SSL_CTX_ | PT_CONF_TAKE2,
+      pt_http_ssl_set_conf_command,
       PT_CONF_SRV_OFFSET, SRV(conf_commands), NULL },
     { "ssl_prefer_server_ciphers", SSL_CTX_ | PT_CONF_FLAG, pt_conf_set_flag,
       PT_CONF_SRV_OFFSET, SRV(prefer_server_ciphers), NULL },
@@ -265,21 +265,23 @@ set_file_list(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     return pt_conf_set_str_array(cf, cmd, conf);
 }
 
-static char *
-set_conf_command(pt_conf_t *cf, pt_command_t *cmd, void *conf)
+/* ssl_conf_command and proxy_ssl_conf_command: name/value pairs appended
+ * to the pt_array_t * at cmd->offset. */
+char *
+pt_http_ssl_set_conf_command(pt_conf_t *cf, pt_command_t *cmd, void *conf)
 {
-    pt_http_ssl_srv_conf_t *sscf = conf;
-    pt_str_t               *p;
-    pt_uint_t               i;
+    pt_array_t **a = (pt_array_t **) ((char *) conf + cmd->offset);
+    pt_str_t    *p;
+    pt_uint_t    i;
 
-    if (sscf->conf_commands == PT_CONF_UNSET_PTR) {
-        sscf->conf_commands = pt_array_create(cf->pool, 4, sizeof(pt_str_t));
-        if (sscf->conf_commands == NULL) {
+    if (*a == PT_CONF_UNSET_PTR) {
+        *a = pt_array_create(cf->pool, 4, sizeof(pt_str_t));
+        if (*a == NULL) {
             return PT_CONF_ERROR;
         }
     }
     for (i = 1; i <= 2; i++) {     /* name, value */
-        p = pt_array_push(sscf->conf_commands);
+        p = pt_array_push(*a);
         if (p == NULL) {
             return PT_CONF_ERROR;
         }
@@ -494,8 +496,8 @@ load_passwords(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
 }
 
 /* pem_password_cb: the password in `u`, never a prompt on the terminal. */
-static int
-password_cb(char *buf, int size, int rwflag, void *u)
+int
+pt_http_ssl_password_cb(char *buf, int size, int rwflag, void *u)
 {
     pt_str_t *pw = u;
 
@@ -525,7 +527,7 @@ load_key(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf, const char *path)
                       "failed", path);
             return NULL;
         }
-        pkey = PEM_read_bio_PrivateKey(bio, NULL, password_cb,
+        pkey = PEM_read_bio_PrivateKey(bio, NULL, pt_http_ssl_password_cb,
                                        pw != NULL ? &pw[i] : NULL);
         BIO_free(bio);
         if (pkey == NULL && i + 1 < n) {
@@ -645,8 +647,8 @@ load_certificates(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
 }
 
 /* Protocol versions: those not listed are switched off one by one. */
-static void
-set_protocols(SSL_CTX *ctx, pt_uint_t p)
+void
+pt_http_ssl_set_protocols(SSL_CTX *ctx, pt_uint_t p)
 {
     long off = 0;
 
@@ -969,8 +971,8 @@ build_ctx(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf,
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                           | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                           | SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_default_passwd_cb(ctx, password_cb);
-    set_protocols(ctx, sscf->protocols);
+    SSL_CTX_set_default_passwd_cb(ctx, pt_http_ssl_password_cb);
+    pt_http_ssl_set_protocols(ctx, sscf->protocols);
     if (sscf->prefer_server_ciphers) {
         SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     }

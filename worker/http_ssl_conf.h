@@ -85,4 +85,12 @@ int pt_http_ssl_status_cb(SSL *ssl, void *arg);
 /* The $ssl_* variables. */
 int pt_http_ssl_vars_init(pt_conf_t *cf);
 
+/* Shared by the server side and proxy_ssl_*: the conf_command setter (a
+ * pt_array_t * at cmd->offset), the PEM password callback (u: the
+ * pt_str_t password) and the protocol mask applied as OpenSSL options. */
+char *pt_http_ssl_set_conf_command(pt_conf_t *cf, pt_command_t *cmd,
+                                   void *conf);
+int pt_http_ssl_password_cb(char *buf, int size, int rwflag, void *u);
+void pt_http_ssl_set_protocols(SSL_CTX *ctx, pt_uint_t p);
+
 #endif /* PT_HTTP_SSL_CONF_H */

@@ -439,8 +439,8 @@ var_session(pt_http_request_t *r, pt_http_variable_value_t *v,
         }
         return pt_http_variable_value_set(v, sni->name.data, sni->name.len);
     case VAR_REUSED:
-        return pt_http_variable_value_set(v, (u_char *) (SSL_session_reused(ssl) ? "r" : "."),
-                         1);
+        return pt_http_variable_value_set(v, (u_char *)
+                   (SSL_session_reused(ssl) ? "r" : "."), 1);
     case VAR_SESSION_ID:
         if (SSL_get_session(ssl) == NULL) {
             return not_found(v);
