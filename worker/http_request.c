@@ -126,6 +126,7 @@ pt_http_log_with_context(pt_pool_t *pool, pt_log_t *log, pt_connection_t *c)
     *l = *log;
     l->context = log_context;
     l->context_data = c;
+    l->connection = c->number;
     return l;
 }
 
