@@ -223,6 +223,19 @@ dispatch(struct epoll_event *ee)
     }
 }
 
+/* A report for an outgoing (upstream) connection? */
+static int
+is_upstream(const struct epoll_event *ee)
+{
+    pt_connection_t *c;
+
+    if (ee->data.u64 & LISTEN_TAG) {
+        return 0;
+    }
+    c = report_conn(ee->data.u64);
+    return c != NULL && c->listening == NULL;
+}
+
 void
 pt_event_set_wait_sigmask(const sigset_t *mask)
 {
@@ -258,8 +271,19 @@ pt_event_process(pt_msec_t timer_ms)
         return PT_ERROR;
     }
 
+    /* Upstream connections first: a response read hands its connection
+     * back to the keep-alive pool before the requests read in this same
+     * step look for one, so they reuse it instead of connecting. */
     for (i = 0; i < n; i++) {
-        dispatch(&event_list[i]);
+        if (is_upstream(&event_list[i])) {
+            dispatch(&event_list[i]);
+            event_list[i].events = 0;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (event_list[i].events != 0) {
+            dispatch(&event_list[i]);
+        }
     }
 
     pt_event_process_posted();

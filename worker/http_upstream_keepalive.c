@@ -4,7 +4,9 @@
  * one to the next request for the same peer. Wraps the group's balancer.
  * An idle connection that becomes readable (EOF, error, stray bytes), idles
  * past keepalive_timeout, or is asked to close (slot shortage, graceful
- * stop) is closed and leaves the cache.
+ * stop) is closed and leaves the cache. Beyond N, the least recently used
+ * are closed at the end of the event-loop step, not at once, so that a
+ * request read in the same step reuses them instead of connecting.
  */
 #include <errno.h>
 #include <string.h>
@@ -46,6 +48,8 @@ struct keepalive_conf_s {
     pt_http_upstream_init_peer_pt  original_init_peer;
     pt_queue_t                     cache;       /* idle, most recent first */
     pt_queue_t                     free;
+    pt_uint_t                      cached_n;    /* items in cache */
+    pt_event_t                     trim;        /* posted when over N */
     pt_log_t                      *log;         /* cached connections' log */
 };
 
@@ -109,8 +113,22 @@ drop(keepalive_item_t *item)
 
     pt_queue_remove(&item->queue);
     pt_queue_insert_head(&kcf->free, &item->queue);
+    kcf->cached_n--;
     pt_conn_close(item->connection);
     item->connection = NULL;
+}
+
+/* Posted when the cache went over N during an event-loop step: back to N,
+ * closing the least recently used, before the worker waits again. */
+static void
+trim_handler(pt_event_t *ev)
+{
+    keepalive_conf_t *kcf = ev->data;
+
+    while (kcf->cached_n > kcf->max_cached) {
+        drop(pt_queue_data(pt_queue_last(&kcf->cache), keepalive_item_t,
+                           queue));
+    }
 }
 
 /* An idle cached connection's read event: anything but "nothing to read"
@@ -133,8 +151,9 @@ idle_handler(pt_event_t *ev)
     drop(item);
 }
 
-/* Park pc->connection in the cache (evicting the least recently used when
- * full); the caller no longer owns it. */
+/* Park pc->connection in the cache; the caller no longer owns it. Over N,
+ * the trim at the end of this step closes the least recently used; only
+ * when the spare slots (another N) are gone too is one closed at once. */
 static void
 park(keepalive_peer_t *kp, pt_peer_connection_t *pc)
 {
@@ -150,6 +169,9 @@ park(keepalive_peer_t *kp, pt_peer_connection_t *pc)
     item = pt_queue_data(pt_queue_head(&kcf->free), keepalive_item_t, queue);
     pt_queue_remove(&item->queue);
     pt_queue_insert_head(&kcf->cache, &item->queue);
+    if (++kcf->cached_n > kcf->max_cached) {
+        pt_event_post(&kcf->trim);
+    }
 
     item->connection = c;
     memcpy(&item->sockaddr, pc->sockaddr, pc->socklen);
@@ -208,6 +230,7 @@ take(keepalive_peer_t *kp, pt_peer_connection_t *pc)
         }
         pt_queue_remove(&item->queue);
         pt_queue_insert_head(&kcf->free, &item->queue);
+        kcf->cached_n--;
         item->connection = NULL;
         kp->created = item->created;
         kp->requests = item->requests;
@@ -332,17 +355,21 @@ keepalive_init(pt_conf_t *cf, pt_http_upstream_srv_conf_t *us)
     kcf->original_init_peer = us->init_peer;
     us->init_peer = keepalive_init_peer;
 
-    items = pt_pcalloc(cf->pool, kcf->max_cached * sizeof(*items));
+    /* N slots, and N spare ones for what this step parks over N */
+    items = pt_pcalloc(cf->pool, 2 * kcf->max_cached * sizeof(*items));
     if (items == NULL) {
         return PT_ERROR;
     }
     pt_queue_init(&kcf->cache);
     pt_queue_init(&kcf->free);
-    for (i = 0; i < kcf->max_cached; i++) {
+    for (i = 0; i < 2 * kcf->max_cached; i++) {
         items[i].conf = kcf;
         pt_queue_insert_tail(&kcf->free, &items[i].queue);
     }
     kcf->log = cf->cycle != NULL ? cf->cycle->log : cf->log;
+    kcf->trim.data = kcf;
+    kcf->trim.handler = trim_handler;
+    kcf->trim.log = kcf->log;
     return PT_OK;
 }
 

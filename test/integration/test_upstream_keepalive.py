@@ -8,7 +8,7 @@ import time
 import unittest
 
 from portico_harness import wait_for
-from upstream_support import (Keepalive, Origin, UpstreamCase, group,
+from upstream_support import (Held, Keepalive, Origin, UpstreamCase, group,
                               request, who)
 
 POOLED = ("proxy_pass http://u; proxy_http_version 1.1; "
@@ -74,6 +74,25 @@ class Pool(UpstreamCase):
         for i in range(5):
             self.assertEqual(who(p.port, f"/?n={i}"), "o1")
         self.assertEqual(o.nconns(), 5)
+
+    def test_idle_connections_beyond_n_are_closed(self):
+        # six requests at once need six connections; once they are
+        # answered (together, so that several land in one event-loop
+        # step), only `keepalive 2` of them stay open, the most recent
+        o = self.origins(1)[0]
+        p = self.proxy(pooled([o.addr()], upstream_extra="keepalive 2;"))
+        held = [Held(p.port, [o]) for _ in range(6)]
+        wait_for(lambda: o.nrequests() == 6, "six requests at the origin")
+        self.assertEqual(held[0].finish(), "o1")
+        for h in held[1:]:
+            self.assertEqual(h.finish(), "o1")
+        wait_for(lambda: len(o.open_conns()) == 2,
+                 "the proxy to close all but 2 idle connections")
+        self.assertEqual([c.closed_by for c in o.conns].count("peer"), 4)
+        # the two kept are reused: no new connection for what follows
+        for i in range(4):
+            self.assertEqual(who(p.port, f"/?n={i}"), "o1")
+        self.assertEqual((o.nconns(), len(o.open_conns())), (6, 2))
 
     def test_keepalive_requests_closes_after_n(self):
         o = self.origins(1)[0]
