@@ -155,7 +155,11 @@ START_TEST(most_recent_first_and_bounded)
     for (i = 0; i < 3; i++) {
         finish(u[i], 1, 0);
     }
-    /* three kept into two slots: the first (least recent) was closed */
+    /* three kept into two slots: the first (least recent) stays open
+     * until the end of this loop step (a request read in it may still
+     * take it), then it is closed */
+    ck_assert_int_ne(c[0]->fd, -1);
+    pt_event_process_posted();
     ck_assert_int_eq(c[0]->fd, -1);
     u[0] = start(us, NULL, &rc);
     ck_assert_int_eq(rc, PT_DONE);
@@ -165,6 +169,37 @@ START_TEST(most_recent_first_and_bounded)
     ck_assert_ptr_eq(u[1]->peer.connection, c[1]);
     finish(u[0], 0, 0);
     finish(u[1], 0, 0);
+}
+END_TEST
+
+START_TEST(over_n_reused_within_the_step)
+{
+    pt_http_upstream_srv_conf_t *us = kept(1, "2");
+    pt_http_upstream_t          *u[3];
+    pt_connection_t             *c[3];
+    int                          rc, i;
+
+    for (i = 0; i < 3; i++) {
+        u[i] = start(us, NULL, &rc);
+        c[i] = u[i]->peer.connection;
+    }
+    for (i = 0; i < 3; i++) {
+        finish(u[i], 1, 0);
+    }
+    /* requests of the same step take all three, most recent first; the
+     * trim then finds nothing over N and closes nothing */
+    for (i = 0; i < 3; i++) {
+        u[i] = start(us, NULL, &rc);
+        ck_assert_int_eq(rc, PT_DONE);
+        ck_assert_ptr_eq(u[i]->peer.connection, c[2 - i]);
+    }
+    pt_event_process_posted();
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_ne(c[i]->fd, -1);
+    }
+    for (i = 0; i < 3; i++) {
+        finish(u[i], 0, 0);
+    }
 }
 END_TEST
 
@@ -363,6 +398,7 @@ pt_test_suite(void)
     tcase_add_test(tc, reused_for_same_peer);
     tcase_add_test(tc, matches_peer_address);
     tcase_add_test(tc, most_recent_first_and_bounded);
+    tcase_add_test(tc, over_n_reused_within_the_step);
     tcase_add_test(tc, origin_close_seen_by_handler);
     tcase_add_test(tc, stray_bytes_close);
     tcase_add_test(tc, dead_found_at_get);
