@@ -95,8 +95,8 @@ setup(void)
     cycle.pool = pool;
     cycle.log = &log_;
     cycle.modules_n = NMOD;
-    ck_assert_int_eq(pt_array_init(&cycle.paths, pool, 2, sizeof(pt_str_t)),
-                     PT_OK);
+    ck_assert_int_eq(pt_array_init(&cycle.paths, pool, 2,
+                                   sizeof(pt_path_t *)), PT_OK);
 
     pt_http_core_module.index = 0;
     pt_http_proxy_rewrite_module.index = 1;

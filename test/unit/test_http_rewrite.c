@@ -71,8 +71,8 @@ setup(void)
     cycle.pool = pool;
     cycle.log = &log_;
     cycle.modules_n = 2;
-    ck_assert_int_eq(pt_array_init(&cycle.paths, pool, 2, sizeof(pt_str_t)),
-                     PT_OK);
+    ck_assert_int_eq(pt_array_init(&cycle.paths, pool, 2,
+                                   sizeof(pt_path_t *)), PT_OK);
 
     /* the module list of this test: core 0, rewrite 1 */
     pt_http_core_module.index = 0;
