@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/core_module.h"
+#include "common/counters.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "common/pool.h"
@@ -222,8 +223,10 @@ open_resources(pt_cycle_t *cycle, pt_cycle_t *old, pt_log_t *log)
         return PT_ERROR;
     }
 
-    if (pt_shm_zones_init(&cycle->shm_zones,
-                          old->conf_ctx ? &old->shm_zones : NULL, log) != PT_OK)
+    if (pt_counters_add(cycle, log) != PT_OK
+        || pt_shm_zones_init(&cycle->shm_zones,
+                             old->conf_ctx ? &old->shm_zones : NULL, log)
+           != PT_OK)
     {
         return PT_ERROR;
     }
