@@ -42,10 +42,12 @@ objs/test/%.o: test/unit/%.c objs/config.mk objs/pt_auto.h
 	@echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
 
-objs/test/test_%: objs/test/test_%.o objs/test/main.o objs/libportico.a
+# conf_helper: the conf-parsing fixture the suites share (linked into all)
+objs/test/test_%: objs/test/test_%.o objs/test/main.o objs/test/conf_helper.o \
+                  objs/libportico.a
 	@echo "  LINK  $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< objs/test/main.o \
-	    objs/libportico.a $(CHECK_LIBS) $(LIBS)
+	    objs/test/conf_helper.o objs/libportico.a $(CHECK_LIBS) $(LIBS)
 
 -include $(DEPS) $(wildcard objs/test/*.d)
 

@@ -53,7 +53,7 @@ struct pt_cycle_s {
     pt_array_t      shm_zones;      /* pt_shm_zone_t * */
     pt_array_t      open_files;     /* pt_open_file_t *, reopened on USR1 */
     pt_array_t      conf_files;     /* pt_conf_file_t, for -T */
-    pt_array_t      paths;          /* pt_str_t temp dirs to create */
+    pt_array_t      paths;          /* pt_path_t *: temp dirs to create */
     pt_cycle_t     *old_cycle;
     pt_str_t        prefix;         /* -p, ends with "/" */
     pt_str_t        conf_prefix;    /* dir of conf_file, ends with "/" */

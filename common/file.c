@@ -46,12 +46,60 @@ pt_file_open(pt_pool_t *pool, const pt_str_t *name, pt_log_t *log)
     return f;
 }
 
+/* Tries before giving up on names taken by files of another instance
+ * sharing the directory (ours are unlinked at once). */
+#define TEMP_TRIES 64
+
+static uint32_t  local_temp_number;
+uint32_t        *pt_file_temp_number = &local_temp_number;
+
+/* The next temp name number: +1, or after a collision a jump by a
+ * process-specific step, so two counters that met part again. */
+static uint32_t
+next_temp_number(int collision)
+{
+    uint32_t add = collision ? (uint32_t) getpid() * 2654435761u | 1 : 1;
+
+    return __atomic_add_fetch(pt_file_temp_number, add, __ATOMIC_RELAXED);
+}
+
+/* Create the file named by the next free number in `full`, making the
+ * level directories if they are missing. The fd, or -1 with errno set. */
+static int
+create_numbered(const pt_path_t *path, u_char *full)
+{
+    u_char *name = full + path->name.len + path->len + 1;
+    int     fd, tries, collision = 0;
+
+    for (tries = 0; tries < TEMP_TRIES; tries++) {
+        snprintf((char *) name, PT_PATH_TEMP_NAME_LEN + 1, "%010u",
+                 (unsigned) next_temp_number(collision));
+        pt_path_hash_name(path, full, PT_PATH_TEMP_NAME_LEN);
+        fd = open((char *) full, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
+                  0600);
+        if (fd == -1 && errno == ENOENT && path->level[0] != 0) {
+            /* this name's level directories are new: make them */
+            if (pt_path_create_levels(path, full) != PT_OK) {
+                return -1;
+            }
+            fd = open((char *) full, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
+                      0600);
+        }
+        if (fd != -1 || errno != EEXIST) {
+            return fd;
+        }
+        collision = 1;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 pt_file_t *
-pt_file_temp(pt_pool_t *pool, const pt_str_t *dir, pt_log_t *log)
+pt_file_temp(pt_pool_t *pool, const pt_path_t *path, pt_log_t *log)
 {
     pt_pool_cleanup_t *cln = pt_pool_cleanup_add(pool, sizeof(pt_file_t));
     pt_file_t         *f;
-    char              *path;
+    u_char            *full;
     size_t             n;
 
     if (cln == NULL) {
@@ -60,28 +108,23 @@ pt_file_temp(pt_pool_t *pool, const pt_str_t *dir, pt_log_t *log)
     }
     f = cln->data;
     f->log = log;
-    f->name = *dir;
-    f->fd = open((char *) dir->data, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (f->fd == -1 && (errno == EOPNOTSUPP || errno == EISDIR
-                        || errno == EINVAL))
-    {
-        /* no O_TMPFILE on this filesystem: a named file, unlinked at once */
-        n = dir->len + sizeof("/portico.XXXXXX");
-        path = pt_pnalloc(pool, n);
-        if (path == NULL) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        snprintf(path, n, "%s/portico.XXXXXX", (char *) dir->data);
-        f->fd = mkostemp(path, O_CLOEXEC);
-        if (f->fd != -1 && unlink(path) == -1) {
-            pt_log_error(PT_LOG_ALERT, log, errno, "unlink() \"%s\" failed",
-                         path);
-        }
+    n = pt_path_file_len(path, PT_PATH_TEMP_NAME_LEN);
+    full = pt_pnalloc(pool, n + 1);
+    if (full == NULL) {
+        errno = ENOMEM;
+        return NULL;
     }
+    memcpy(full, path->name.data, path->name.len);
+    f->name.data = full;
+    f->name.len = n;
+    f->fd = create_numbered(path, full);
     if (f->fd == -1) {
         return NULL;
     }
     cln->handler = close_file;
+    /* not persistent: the name goes at once, the data with the last fd */
+    if (unlink((char *) full) == -1) {
+        pt_log_error(PT_LOG_CRIT, log, errno, "unlink() \"%s\" failed", full);
+    }
     return f;
 }

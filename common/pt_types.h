@@ -37,6 +37,7 @@ typedef struct pt_event_s       pt_event_t;
 typedef struct pt_connection_s  pt_connection_t;
 typedef struct pt_rbtree_s      pt_rbtree_t;
 typedef struct pt_rbtree_node_s pt_rbtree_node_t;
+typedef struct pt_path_s        pt_path_t;
 
 #define pt_min(a, b) ((a) < (b) ? (a) : (b))
 #define pt_max(a, b) ((a) > (b) ? (a) : (b))

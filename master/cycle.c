@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "common/core_module.h"
+#include "common/counters.h"
 #include "common/log.h"
+#include "common/path.h"
 #include "common/pool.h"
 #include "common/shm.h"
 #include "cycle.h"
@@ -74,7 +76,7 @@ init_arrays(pt_cycle_t *cycle)
            != PT_OK
         || pt_array_init(&cycle->conf_files, p, 4, sizeof(pt_conf_file_t))
            != PT_OK
-        || pt_array_init(&cycle->paths, p, 4, sizeof(pt_str_t)) != PT_OK)
+        || pt_array_init(&cycle->paths, p, 4, sizeof(pt_path_t *)) != PT_OK)
     {
         return PT_ERROR;
     }
@@ -163,29 +165,31 @@ done:
 static int
 create_paths(pt_cycle_t *cycle, pt_core_conf_t *ccf, pt_log_t *log)
 {
-    pt_str_t    *p = cycle->paths.elts;
+    pt_path_t  **paths = cycle->paths.elts;
+    pt_str_t    *p;
     pt_uint_t    i;
     struct stat  st;
 
     for (i = 0; i < cycle->paths.nelts; i++) {
-        if (mkdir((char *) p[i].data, 0700) == -1 && errno != EEXIST) {
+        p = &paths[i]->name;
+        if (mkdir((char *) p->data, 0700) == -1 && errno != EEXIST) {
             pt_log_error(PT_LOG_EMERG, log, errno, "mkdir() \"%s\" failed",
-                         p[i].data);
+                         p->data);
             return PT_ERROR;
         }
         if (geteuid() != 0 || ccf->user == (uid_t) PT_CONF_UNSET_UINT) {
             continue;
         }
-        if (stat((char *) p[i].data, &st) == -1) {
+        if (stat((char *) p->data, &st) == -1) {
             pt_log_error(PT_LOG_EMERG, log, errno, "stat() \"%s\" failed",
-                         p[i].data);
+                         p->data);
             return PT_ERROR;
         }
         if (st.st_uid != ccf->user
-            && chown((char *) p[i].data, ccf->user, (gid_t) -1) == -1)
+            && chown((char *) p->data, ccf->user, (gid_t) -1) == -1)
         {
             pt_log_error(PT_LOG_EMERG, log, errno, "chown(\"%s\", %d) failed",
-                         p[i].data, (int) ccf->user);
+                         p->data, (int) ccf->user);
             return PT_ERROR;
         }
     }
@@ -219,8 +223,10 @@ open_resources(pt_cycle_t *cycle, pt_cycle_t *old, pt_log_t *log)
         return PT_ERROR;
     }
 
-    if (pt_shm_zones_init(&cycle->shm_zones,
-                          old->conf_ctx ? &old->shm_zones : NULL, log) != PT_OK)
+    if (pt_counters_add(cycle, log) != PT_OK
+        || pt_shm_zones_init(&cycle->shm_zones,
+                             old->conf_ctx ? &old->shm_zones : NULL, log)
+           != PT_OK)
     {
         return PT_ERROR;
     }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/counters.h"
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/time.h"
@@ -24,7 +25,6 @@ static pt_event_t      *read_events;
 static pt_event_t      *write_events;
 static pt_connection_t *free_list;      /* linked through c->data */
 static pt_uint_t        free_n;
-static pt_uint_t        serial;
 static pt_queue_t       idle_queue = { &idle_queue, &idle_queue };
 static pt_uint_t        idle_n;
 static time_t           last_shortage_alert = -1;
@@ -163,7 +163,7 @@ pt_conn_get(int fd, pt_log_t *log)
     c->send = pt_conn_send;
     c->writev = pt_conn_writev;
     c->sendfile = pt_conn_sendfile;
-    c->number = ++serial;
+    c->number = pt_counters_next_connection();
     pt_queue_init(&c->queue);
 
     init_event(rev, c, log);

@@ -111,14 +111,16 @@ pt_http_body_store(pt_http_request_t *r, const u_char *p, size_t n)
         return PT_OK;
     }
     if (rb->temp_fd == -1) {
-        f = pt_file_temp(r->pool, &clcf->client_body_temp_path,
+        f = pt_file_temp(r->pool, clcf->client_body_temp_path,
                          r->connection->log);
         if (f == NULL) {
             pt_log_error(PT_LOG_CRIT, r->connection->log, errno, "could not "
                          "create a temp file in \"%s\"",
-                         clcf->client_body_temp_path.data);
+                         clcf->client_body_temp_path->name.data);
             return PT_ERROR;
         }
+        pt_log_error(PT_LOG_WARN, r->connection->log, 0, "a client request "
+                     "body is buffered to a temporary file %s", f->name.data);
         rb->temp_fd = f->fd;
         f->fd = -1;   /* now owned by the request body (closed at free) */
         if (rb->buf != NULL && rb->buf->last > rb->buf->pos) {

@@ -9,6 +9,7 @@
 #include "common/core_module.h"
 #include "common/cycle.h"
 #include "common/log.h"
+#include "common/path.h"
 #include "common/pool.h"
 #include "common/syslog.h"
 #include "http.h"
@@ -94,7 +95,7 @@ static pt_command_t core_commands[] = {
       LOC(client_body_buffer_size), NULL },
     { "client_body_timeout", HTTP_ALL | PT_CONF_TAKE1, pt_conf_set_msec,
       LOC(client_body_timeout), NULL },
-    { "client_body_temp_path", HTTP_ALL | PT_CONF_TAKE1234, pt_conf_set_str,
+    { "client_body_temp_path", HTTP_ALL | PT_CONF_TAKE1234, pt_path_conf_set,
       LOC(client_body_temp_path), NULL },
     { "send_timeout", HTTP_ALL | PT_CONF_TAKE1, pt_conf_set_msec,
       LOC(send_timeout), NULL },
@@ -346,34 +347,6 @@ create_loc_conf(pt_conf_t *cf)
     do { if ((c) == PT_CONF_UNSET_UINT)                                       \
          (c) = ((p) == PT_CONF_UNSET_UINT) ? (d) : (p); } while (0)
 
-/* Make `path` absolute (from the prefix) and have the master create it
- * at start, owned by the worker user, like every temp path. */
-char *
-pt_http_add_temp_path(pt_conf_t *cf, pt_str_t *path)
-{
-    pt_str_t  *p;
-    pt_uint_t  i;
-
-    if (path->data[0] != '/'
-        && pt_conf_full_name_prefix(cf->pool, &cf->cycle->prefix, path)
-           != PT_OK)
-    {
-        return PT_CONF_ERROR;
-    }
-    p = cf->cycle->paths.elts;
-    for (i = 0; i < cf->cycle->paths.nelts; i++) {
-        if (pt_str_eq(&p[i], path)) {
-            return PT_CONF_OK;
-        }
-    }
-    p = pt_array_push(&cf->cycle->paths);
-    if (p == NULL) {
-        return PT_CONF_ERROR;
-    }
-    *p = *path;
-    return PT_CONF_OK;
-}
-
 /* nginx's types when no "types" block is given anywhere: html, gif, jpg
  * (one array per http block, shared by its locations). */
 static pt_array_t *
@@ -440,9 +413,9 @@ merge_paths(pt_conf_t *cf, pt_http_loc_conf_t *p, pt_http_loc_conf_t *c)
         }
     }
     pt_conf_merge_str(c->default_type, p->default_type, "text/plain");
-    pt_conf_merge_str(c->client_body_temp_path, p->client_body_temp_path,
-                      "client_body_temp");
-    return pt_http_add_temp_path(cf, &c->client_body_temp_path);
+    /* nginx's default has no levels */
+    return pt_path_merge(cf, &c->client_body_temp_path,
+                         p->client_body_temp_path, "client_body_temp", 0, 0);
 }
 
 static char *

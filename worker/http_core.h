@@ -154,7 +154,7 @@ struct pt_http_loc_conf_s {
     off_t            client_max_body_size;
     size_t           client_body_buffer_size;
     pt_msec_t        client_body_timeout;
-    pt_str_t         client_body_temp_path;
+    pt_path_t       *client_body_temp_path;
     pt_msec_t        send_timeout;
     pt_msec_t        keepalive_timeout;
     time_t           keepalive_header;   /* Keep-Alive: timeout=N, 0: none */
@@ -229,10 +229,6 @@ extern pt_module_t pt_http_core_module;
 
 /* Set r->loc_conf (and limits that depend on it) after a location match. */
 void pt_http_update_location_config(pt_http_request_t *r);
-
-/* Make a temp directory path absolute (from the prefix) and have the
- * master create it at start, owned by the worker user (merge time). */
-char *pt_http_add_temp_path(pt_conf_t *cf, pt_str_t *path);
 
 /* The location's error log (for messages about this request). */
 pt_log_t *pt_http_request_log(pt_http_request_t *r);

@@ -11,6 +11,7 @@
 #include "common/array.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/path.h"
 #include "common/pool.h"
 #include "common/str.h"
 #include "conn.h"
@@ -32,7 +33,6 @@ static char *set_pass(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_header(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_buffers(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_bind(pt_conf_t *cf, pt_command_t *cmd, void *conf);
-static char *set_temp_path(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static char *set_next_upstream(pt_conf_t *cf, pt_command_t *cmd, void *conf);
 static int postconfiguration(pt_conf_t *cf);
 
@@ -123,8 +123,8 @@ static pt_command_t proxy_commands[] = {
       PT_CONF_LOC_OFFSET, OFF(max_temp_file_size), NULL },
     { "proxy_temp_file_write_size", PROXY_CTX | PT_CONF_TAKE1,
       pt_conf_set_size, PT_CONF_LOC_OFFSET, OFF(temp_file_write_size), NULL },
-    { "proxy_temp_path", PROXY_CTX | PT_CONF_TAKE1234, set_temp_path,
-      PT_CONF_LOC_OFFSET, 0, NULL },
+    { "proxy_temp_path", PROXY_CTX | PT_CONF_TAKE1234, pt_path_conf_set,
+      PT_CONF_LOC_OFFSET, OFF(temp_path), NULL },
     { "proxy_bind", PROXY_CTX | PT_CONF_TAKE12, set_bind,
       PT_CONF_LOC_OFFSET, 0, NULL },
     { "proxy_limit_rate", PROXY_CTX | PT_CONF_TAKE1, pt_conf_set_size,
@@ -464,8 +464,10 @@ merge_loc_conf(pt_conf_t *cf, void *parent, void *child)
                       ? conf->busy_buffers_size : size;
     conf->temp_write_size = conf->temp_file_write_size != PT_CONF_UNSET_SIZE
                             ? conf->temp_file_write_size : size;
-    pt_conf_merge_str(conf->temp_path, prev->temp_path, "proxy_temp");
-    if (pt_http_add_temp_path(cf, &conf->temp_path) != PT_CONF_OK) {
+    /* nginx's default levels for proxy_temp: 1 2 */
+    if (pt_path_merge(cf, &conf->temp_path, prev->temp_path, "proxy_temp",
+                      1, 2) != PT_CONF_OK)
+    {
         return PT_CONF_ERROR;
     }
     if (conf->bind_set == PT_CONF_UNSET) {
@@ -671,20 +673,6 @@ set_bind(pt_conf_t *cf, pt_command_t *cmd, void *conf)
     {
         return PT_CONF_ERROR;
     }
-    return PT_CONF_OK;
-}
-
-static char *
-set_temp_path(pt_conf_t *cf, pt_command_t *cmd, void *conf)
-{
-    pt_http_proxy_loc_conf_t *plcf = conf;
-
-    (void) cmd;
-    if (plcf->temp_path.data != NULL) {
-        return "is duplicate";
-    }
-    /* the levels are accepted; temp files are unnamed */
-    plcf->temp_path = cf->args[1];
     return PT_CONF_OK;
 }
 

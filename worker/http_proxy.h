@@ -99,7 +99,7 @@ typedef struct {
     size_t                       temp_file_write_size;  /* unset */
     size_t                       busy_size;        /* in effect: the */
     size_t                       temp_write_size;  /* above or defaults */
-    pt_str_t                     temp_path;
+    pt_path_t                   *temp_path;
     pt_http_complex_value_t     *bind;       /* NULL: none or off */
     int                          bind_set;
     int                          transparent;

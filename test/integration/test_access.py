@@ -98,8 +98,8 @@ class Access(PorticoTestCase):
                 self.assertEqual(got, want, f"{path} from {host}")
 
     def forbidden_lines(self, inst):
-        return len(re.findall(r"\[error\] \d+#\d+: \*\d+ " + FORBIDDEN + CONTEXT,
-                              inst.log()))
+        return len(re.findall(r"\[error\] \d+#\d+: \*\d+ " + FORBIDDEN
+                              + CONTEXT, inst.log()))
 
     def test_deny_all_gives_the_403_page_and_logs(self):
         inst = self.serve("location /d { deny all; }")

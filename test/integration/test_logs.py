@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from portico_harness import (PorticoTestCase, free_port, wait_for,
+from portico_harness import (PorticoTestCase, free_port, http_get, wait_for,
                              workers_of)
 
 TIME_LOCAL = r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}"
@@ -644,3 +644,47 @@ class Logs(PorticoTestCase):
             main_extra="error_log syslog:server=localhost:5514;"))
         r = inst.run("-t")
         self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class ConnectionNumbers(PorticoTestCase):
+    """The "*N" of error log lines: one counter for all workers, as nginx
+    keeps it in shared memory, so two workers never log the same N; a
+    reload keeps it going."""
+
+    LINE = re.compile(r"\[error\] (\d+)#\d+: \*(\d+) open\(\) \"[^\"]*"
+                      r"/missing\d+\" failed")
+
+    def numbers(self, inst):
+        with open(inst.path("logs", "error.log"), errors="replace") as f:
+            return [(int(p), int(n)) for p, n in self.LINE.findall(f.read())]
+
+    def provoke(self, inst, workers, limit=400):
+        """404s (each logs open() failed at error), one per connection,
+        until every worker in `workers` has logged: those lines' N."""
+        for i in range(limit):
+            status, _, _ = http_get(inst.port, f"/missing{i}")
+            self.assertEqual(status, 404)
+            got = [(p, n) for p, n in self.numbers(inst) if p in workers]
+            if {p for p, _ in got} == set(workers):
+                return [n for _, n in got]
+        self.fail(f"not all of {workers} logged in {limit} connections: "
+                  f"{self.numbers(inst)}")
+
+    def test_distinct_across_workers_and_reload(self):
+        port = free_port()
+        inst = self.portico(port=port, workers=2)
+        inst.write_conf(conf(port, f"""
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        {READY}
+    }}""", workers=2, error_level="error"))
+        inst.start(workers=2)
+        first = inst.wait_workers(2)
+        before = self.provoke(inst, first)
+        self.assertEqual(len(before), len(set(before)), before)
+
+        inst.signal(signal.SIGHUP)
+        second = inst.wait_workers(2, exclude=first)
+        after = self.provoke(inst, second)
+        self.assertEqual(len(after), len(set(after)), after)
+        self.assertGreater(min(after), max(before))

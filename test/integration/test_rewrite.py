@@ -459,19 +459,23 @@ class SetBreakReturn(ServerCase):
                     location="http://localhost:@PORT@/show/x")
 
 
+def check_config_error(case, block, message, marker):
+    """-t (in an instance of PorticoTestCase `case`) fails with `message`
+    on the first line holding `marker` (also used by test_map)."""
+    inst = case.portico()
+    text = http_conf([inst.port], block)
+    line = [i for i, s in enumerate(text.split("\n"), 1) if marker in s][0]
+    inst.write_conf(text=text)
+    r = inst.run("-t")
+    case.assertEqual(r.returncode, 1, r.stderr)
+    case.assertIn(f"portico: [emerg] {message} in {inst.conf_path}:"
+                  f"{line}\n", r.stderr)
+
+
 class ConfigErrors(PorticoTestCase):
 
     def check(self, block, message, marker):
-        """-t fails with `message` on the line holding `marker`."""
-        inst = self.portico()
-        text = http_conf([inst.port], block)
-        line = [i for i, s in enumerate(text.split("\n"), 1) if marker in s]
-        inst.write_conf(text=text)
-        r = inst.run("-t")
-        line = line[0]
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(f"portico: [emerg] {message} in {inst.conf_path}:"
-                      f"{line}\n", r.stderr)
+        check_config_error(self, block, message, marker)
 
     def test_errors(self):
         cases = [
@@ -523,8 +527,11 @@ NGINX_CASES = [
 
 @unittest.skipUnless(os.access(NGINX, os.X_OK), "nginx is not installed")
 class AgainstNginx(ServerCase):
+    """The same answers from nginx for CASES (paths) and for "/h/" with
+    each of HOSTS (test_map extends this class)."""
 
     CASES = NGINX_CASES
+    HOSTS = []
 
     def test_same_answers(self):
         ngx = Server(self.BLOCK, self.FILES, nginx=True)
@@ -533,6 +540,10 @@ class AgainstNginx(ServerCase):
                 with self.subTest(path=path):
                     self.assertEqual(normalize(self.get(path)),
                                      normalize(ngx.get(path)))
+            for host in self.HOSTS:
+                with self.subTest(host=host):
+                    self.assertEqual(normalize(self.get("/h/", host=host)),
+                                     normalize(ngx.get("/h/", host=host)))
         finally:
             ngx.stop()
 

@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/path.h"
 #include "common/pool.h"
 #include "common/time.h"
 #include "worker/conn.h"
@@ -29,6 +30,7 @@ static pt_pool_t          *pool;
 static pt_connection_t    *c;
 static pt_http_request_t  *r;
 static pt_http_loc_conf_t  clcf;
+static pt_path_t           temp_path;
 static void               *loc_conf[8];
 static int                 fds[2];
 static int                 done;
@@ -75,8 +77,9 @@ setup(void)
     clcf.client_body_buffer_size = 64;
     clcf.client_max_body_size = 1024 * 1024;
     clcf.client_body_timeout = 5000;
-    clcf.client_body_temp_path.data = (u_char *) tmpdir;
-    clcf.client_body_temp_path.len = strlen(tmpdir);
+    temp_path.name.data = (u_char *) tmpdir;
+    temp_path.name.len = strlen(tmpdir);
+    clcf.client_body_temp_path = &temp_path;
     pt_http_core_module.index = 2;
     loc_conf[2] = &clcf;
 

@@ -16,14 +16,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "conf_helper.h"
 #include "worker/http_log.c"
 
-static char                      logpath[64], outpath[64];
-static pt_log_t                  log_;
-static pt_pool_t                *pool;
-static pt_cycle_t                cycle;
-static pt_conf_t                 cf;
-static pt_conf_ctx_t             ctx;
+static char                      outpath[64];
 static void                     *main_conf[4];
 static void                     *loc_conf[4];
 static pt_http_core_main_conf_t *cmcf;
@@ -40,20 +36,6 @@ read_fd(int fd)
 
     buf[n > 0 ? n : 0] = '\0';
     return buf;
-}
-
-#define ck_log_has(s)                                                         \
-    ck_assert_msg(strstr(read_fd(log_.fd), (s)) != NULL,                      \
-                  "want \"%s\" in log:\n%s", (s), read_fd(log_.fd))
-
-static pt_str_t
-S(const char *s)
-{
-    pt_str_t str;
-
-    str.len = strlen(s);
-    str.data = (u_char *) s;
-    return str;
 }
 
 static int
@@ -77,59 +59,41 @@ setup(void)
     pt_str_t            name = S("t");
     pt_http_variable_t *v;
 
-    strcpy(logpath, "/tmp/pt_log_err_XXXXXX");
-    log_.fd = mkstemp(logpath);
-    ck_assert_int_ge(log_.fd, 0);
-    log_.level = PT_LOG_DEBUG;
-    pt_log_use_stderr = 0;
+    tc_conf_setup("log_err", NULL, PT_CONF_HTTP);
     strcpy(outpath, "/tmp/pt_log_out_XXXXXX");
     close(mkstemp(outpath));
 
-    pool = pt_pool_create(4096, &log_);
-    memset(&cycle, 0, sizeof(cycle));
-    cycle.pool = pool;
-    cycle.log = &log_;
-    pt_str_set(&cycle.hostname, "testhost");
-    pt_str_set(&cycle.prefix, "/tmp/");
-    ck_assert_int_eq(pt_array_init(&cycle.open_files, pool, 4,
-                                   sizeof(pt_open_file_t *)), PT_OK);
+    pt_str_set(&tc_cycle.hostname, "testhost");
+    pt_str_set(&tc_cycle.prefix, "/tmp/");
 
     pt_http_core_module.index = 1;
     pt_http_log_module.index = 2;
-    cmcf = pt_pcalloc(pool, sizeof(*cmcf));
-    ck_assert_int_eq(pt_array_init(&cmcf->phases[PT_HTTP_LOG_PHASE], pool, 1,
-                                   sizeof(pt_http_handler_pt)), PT_OK);
+    cmcf = pt_pcalloc(tc_pool, sizeof(*cmcf));
+    ck_assert_int_eq(pt_array_init(&cmcf->phases[PT_HTTP_LOG_PHASE], tc_pool,
+                                   1, sizeof(pt_http_handler_pt)), PT_OK);
     main_conf[1] = cmcf;
-    ctx.main_conf = main_conf;
-    memset(&cf, 0, sizeof(cf));
-    cf.cycle = &cycle;
-    cf.pool = pool;
-    cf.log = &log_;
-    cf.ctx = &ctx;
-    cf.ctx_type = PT_CONF_HTTP;
-    ck_assert_int_eq(pt_http_variables_add_core_vars(&cf), PT_OK);
-    v = pt_http_add_variable(&cf, &name, PT_HTTP_VAR_NOCACHEABLE);
+    tc_ctx.main_conf = main_conf;
+    ck_assert_int_eq(pt_http_variables_add_core_vars(&tc_cf), PT_OK);
+    v = pt_http_add_variable(&tc_cf, &name, PT_HTTP_VAR_NOCACHEABLE);
     ck_assert_ptr_nonnull(v);
     v->get_handler = get_t;
     t_value = NULL;
-    lmcf = create_main_conf(&cf);
+    lmcf = create_main_conf(&tc_cf);
     ck_assert_ptr_nonnull(lmcf);
     main_conf[2] = lmcf;
-    loc_conf[2] = create_loc_conf(&cf);
-    ck_assert_int_eq(postconfiguration(&cf), PT_OK);
+    loc_conf[2] = create_loc_conf(&tc_cf);
+    ck_assert_int_eq(postconfiguration(&tc_cf), PT_OK);
 
     memset(&conn, 0, sizeof(conn));
     conn.fd = -1;
-    conn.log = &log_;
+    conn.log = &tc_log;
     pt_str_set(&conn.addr_text, "192.0.2.7");
 }
 
 static void
 teardown(void)
 {
-    pt_pool_destroy(pool);
-    close(log_.fd);
-    unlink(logpath);
+    tc_conf_teardown();
     unlink(outpath);
 }
 
@@ -152,16 +116,16 @@ add_header(pt_table_elt_t **slot, const char *key, const char *value)
 static void
 init(void)
 {
-    ck_assert_int_eq(pt_http_variables_init_vars(&cf), PT_OK);
-    r = pt_pcalloc(pool, sizeof(*r));
-    r->pool = pool;
+    ck_assert_int_eq(pt_http_variables_init_vars(&tc_cf), PT_OK);
+    r = pt_pcalloc(tc_pool, sizeof(*r));
+    r->pool = tc_pool;
     r->connection = &conn;
     r->main_conf = main_conf;
     r->loc_conf = loc_conf;
     r->main = r;
-    r->variables = pt_pcalloc(pool, pt_http_variables_count(cmcf)
-                                    * sizeof(pt_http_variable_value_t) + 1);
-    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, pool, 4,
+    r->variables = pt_pcalloc(tc_pool, pt_http_variables_count(cmcf)
+                                       * sizeof(pt_http_variable_value_t) + 1);
+    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, tc_pool, 4,
                                    sizeof(pt_table_elt_t)), PT_OK);
     r->request_line = S("GET /p?a=1 HTTP/1.1");
     r->uri = S("/p");
@@ -175,11 +139,11 @@ static log_fmt_t *
 format(const char *a, const char *b)
 {
     pt_str_t   args[2];
-    log_fmt_t *fmt = pt_pcalloc(pool, sizeof(log_fmt_t));
+    log_fmt_t *fmt = pt_pcalloc(tc_pool, sizeof(log_fmt_t));
 
     args[0] = S(a);
     args[1] = b ? S(b) : S("");
-    ck_assert_int_eq(compile_format(&cf, fmt, args, b ? 2 : 1), PT_OK);
+    ck_assert_int_eq(compile_format(&tc_cf, fmt, args, b ? 2 : 1), PT_OK);
     return fmt;
 }
 
@@ -232,7 +196,7 @@ compile_err(const char *text, const char *msg)
     log_fmt_t fmt;
 
     memset(&fmt, 0, sizeof(fmt));
-    ck_assert_int_eq(compile_format(&cf, &fmt, &arg, 1), PT_ERROR);
+    ck_assert_int_eq(compile_format(&tc_cf, &fmt, &arg, 1), PT_ERROR);
     ck_log_has(msg);
 }
 
@@ -321,7 +285,7 @@ START_TEST(combined_line)
     log_fmt_t *f;
     pt_str_t   name = S("combined");
 
-    f = find_format(&cf, lmcf, &name);
+    f = find_format(&tc_cf, lmcf, &name);
     ck_assert_ptr_nonnull(f);
     ck_assert_ptr_nonnull(f->ops);
     init();
@@ -376,10 +340,10 @@ END_TEST
 static log_t *
 file_log(log_fmt_t *f)
 {
-    log_t    *log = pt_pcalloc(pool, sizeof(log_t));
+    log_t    *log = pt_pcalloc(tc_pool, sizeof(log_t));
     pt_str_t  name = S(outpath);
 
-    log->file = pt_log_open_file(&cycle.open_files, pool, &name);
+    log->file = pt_log_open_file(&tc_cycle.open_files, tc_pool, &name);
     ck_assert_ptr_nonnull(log->file);
     if (log->file->fd == -1) {
         log->file->fd = open(outpath, O_WRONLY | O_APPEND);
@@ -422,7 +386,7 @@ START_TEST(buffered_lines)
 
     init();
     /* buffer=10: two 4-byte lines fit, the third flushes them first */
-    ck_assert_ptr_eq(set_buffer(&cf, log, 10, 0, 0), PT_CONF_OK);
+    ck_assert_ptr_eq(set_buffer(&tc_cf, log, 10, 0, 0), PT_CONF_OK);
     ck_assert_ptr_eq(log->file->flush, buffer_flush);
     t_value = "aaa";
     log_line(r, log);
@@ -439,15 +403,15 @@ START_TEST(buffered_lines)
     t_value = "ddd";
     log_line(r, log);
     /* what a reopen or the exit does */
-    exit_process(&cycle);
+    exit_process(&tc_cycle);
     ck_assert_str_eq(read_out(), "aaa\nbbb\nccc\n0123456789abc\nddd\n");
     /* the same file with another buffer size is a conflict */
     other = file_log(format("$t", NULL));
-    cf.args = pt_pcalloc(pool, 2 * sizeof(pt_str_t));
-    cf.args[1] = S(outpath);
-    ck_assert_ptr_eq(set_buffer(&cf, other, 20, 0, 0), PT_CONF_ERROR);
+    tc_cf.args = pt_pcalloc(tc_pool, 2 * sizeof(pt_str_t));
+    tc_cf.args[1] = S(outpath);
+    ck_assert_ptr_eq(set_buffer(&tc_cf, other, 20, 0, 0), PT_CONF_ERROR);
     ck_log_has("already defined with conflicting parameters");
-    ck_assert_ptr_eq(set_buffer(&cf, other, 10, 0, 0), PT_CONF_OK);
+    ck_assert_ptr_eq(set_buffer(&tc_cf, other, 10, 0, 0), PT_CONF_OK);
     close(log->file->fd);
 }
 END_TEST
@@ -463,13 +427,13 @@ START_TEST(gzip_buffer)
     ssize_t       n;
 
     init();
-    ck_assert_ptr_eq(set_buffer(&cf, log, 1024, 0, 1), PT_CONF_OK);
+    ck_assert_ptr_eq(set_buffer(&tc_cf, log, 1024, 0, 1), PT_CONF_OK);
     t_value = "first line";
     log_line(r, log);
-    buffer_flush(log->file, &log_);
+    buffer_flush(log->file, &tc_log);
     t_value = "second line";
     log_line(r, log);
-    buffer_flush(log->file, &log_);
+    buffer_flush(log->file, &tc_log);
     close(log->file->fd);
 
     /* two gzip members that inflate into both lines */
@@ -501,10 +465,10 @@ START_TEST(if_filter)
     log_loc_conf_t           *llcf = loc_conf[2];
     pt_str_t                  cond = S("$arg_log");
 
-    log->filter = pt_pcalloc(pool, sizeof(pt_http_complex_value_t));
-    ck_assert_int_eq(pt_http_compile_complex_value(&cf, &cond, log->filter),
+    log->filter = pt_pcalloc(tc_pool, sizeof(pt_http_complex_value_t));
+    ck_assert_int_eq(pt_http_compile_complex_value(&tc_cf, &cond, log->filter),
                      PT_OK);
-    llcf->logs = pt_array_create(pool, 1, sizeof(log_t));
+    llcf->logs = pt_array_create(tc_pool, 1, sizeof(log_t));
     *(log_t *) pt_array_push(llcf->logs) = *log;
     t_value = "x";
     init();
@@ -530,7 +494,7 @@ syslog_peer(const char *text)
 {
     pt_str_t s = S(text);
 
-    return pt_syslog_parse(&cf, &s);
+    return pt_syslog_parse(&tc_cf, &s);
 }
 
 static void

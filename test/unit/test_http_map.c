@@ -16,60 +16,22 @@
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "conf_helper.h"
 #include "worker/conn.h"
 #include "worker/http_map.c"
 
-static char                      logpath[64];
 static char                      incpath[64];
-static pt_log_t                  log_;
-static pt_pool_t                *pool;
-static pt_cycle_t                cycle;
-static pt_conf_t                 cf;
-static pt_conf_ctx_t             ctx;
 static void                     *main_conf[2];
 static pt_module_t              *modules[2];
 static pt_http_core_main_conf_t *cmcf;
 static pt_connection_t           conn;
 static pt_http_request_t        *r;
 
-static char *
-read_log(void)
-{
-    static char buf[8192];
-    ssize_t     n = pread(log_.fd, buf, sizeof(buf) - 1, 0);
-
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
-#define ck_log_has(s)                                                         \
-    ck_assert_msg(strstr(read_log(), (s)) != NULL, "want \"%s\" in log:\n%s", \
-                  (s), read_log())
-
-static pt_str_t
-S(const char *s)
-{
-    pt_str_t str;
-
-    str.len = strlen(s);
-    str.data = (u_char *) s;
-    return str;
-}
-
 static void
 setup(void)
 {
-    strcpy(logpath, "/tmp/pt_map_log_XXXXXX");
-    log_.fd = mkstemp(logpath);
-    ck_assert_int_ge(log_.fd, 0);
-    log_.level = PT_LOG_DEBUG;
-    pt_log_use_stderr = 0;
+    tc_conf_setup("map", modules, PT_CONF_HTTP);
     incpath[0] = '\0';
-
-    pool = pt_pool_create(4096, &log_);
-    memset(&cycle, 0, sizeof(cycle));
-    cycle.pool = pool;
-    cycle.log = &log_;
 
     /* core 0 (its main conf only), map 1 */
     pt_http_core_module.index = 0;
@@ -77,23 +39,15 @@ setup(void)
     modules[0] = &pt_http_map_module;
     modules[1] = NULL;
 
-    cmcf = pt_pcalloc(pool, sizeof(*cmcf));
+    cmcf = pt_pcalloc(tc_pool, sizeof(*cmcf));
     main_conf[0] = cmcf;
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.main_conf = main_conf;
-    memset(&cf, 0, sizeof(cf));
-    cf.cycle = &cycle;
-    cf.pool = pool;
-    cf.log = &log_;
-    cf.ctx = &ctx;
-    cf.modules = modules;
-    cf.ctx_type = PT_CONF_HTTP;
-    main_conf[1] = create_main_conf(&cf);
-    ck_assert_int_eq(pt_http_variables_add_core_vars(&cf), PT_OK);
+    tc_ctx.main_conf = main_conf;
+    main_conf[1] = create_main_conf(&tc_cf);
+    ck_assert_int_eq(pt_http_variables_add_core_vars(&tc_cf), PT_OK);
 
     memset(&conn, 0, sizeof(conn));
     conn.fd = -1;
-    conn.log = &log_;
+    conn.log = &tc_log;
 }
 
 static void
@@ -102,44 +56,31 @@ teardown(void)
     if (incpath[0]) {
         unlink(incpath);
     }
-    pt_pool_destroy(pool);
-    close(log_.fd);
-    unlink(logpath);
+    tc_conf_teardown();
 }
 
 static int
 apply(const char *text)
 {
-    pt_conf_node_t *tree;
-    int             rc;
+    int rc = tc_apply(text);
 
-    ck_assert_int_eq(pt_conf_parse_buf(&cf, "t.conf", (u_char *) text,
-                                       strlen(text), &tree), PT_OK);
-    rc = pt_conf_apply(&cf, tree);
     if (rc == PT_OK) {
-        ck_assert_int_eq(pt_http_variables_init_vars(&cf), PT_OK);
+        ck_assert_int_eq(pt_http_variables_init_vars(&tc_cf), PT_OK);
     }
     return rc;
 }
 
 static void
-apply_err(const char *text, const char *msg)
-{
-    ck_assert_int_eq(apply(text), PT_ERROR);
-    ck_log_has(msg);
-}
-
-static void
 new_request(const char *uri, const char *args, const char *host)
 {
-    r = pt_pcalloc(pool, sizeof(*r));
-    r->pool = pool;
+    r = pt_pcalloc(tc_pool, sizeof(*r));
+    r->pool = tc_pool;
     r->connection = &conn;
     r->main_conf = main_conf;
     r->main = r;
-    r->variables = pt_pcalloc(pool, pt_http_variables_count(cmcf)
-                                    * sizeof(pt_http_variable_value_t) + 1);
-    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, pool, 4,
+    r->variables = pt_pcalloc(tc_pool, pt_http_variables_count(cmcf)
+                                       * sizeof(pt_http_variable_value_t) + 1);
+    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, tc_pool, 4,
                                    sizeof(pt_table_elt_t)), PT_OK);
     r->uri = S(uri);
     r->args = S(args);
@@ -327,21 +268,22 @@ END_TEST
 
 START_TEST(config_errors)
 {
-    apply_err("map $a b { }", "invalid variable name \"b\"");
-    apply_err("map $a $b { a; }", "invalid number of the map parameters");
-    apply_err("map $a $b { a b c; }", "invalid number of the map parameters");
-    apply_err("map $a $b { default a; default b; }",
-              "duplicate default map parameter");
-    apply_err("map $a $b { x 1; X 2; }", "conflicting parameter \"x\"");
-    apply_err("map $a $b { hostnames; .a.com 1; a.com 2; }",
-              "conflicting parameter \"a.com\"");
-    apply_err("map $a $b { hostnames; *.a.com 1; .A.com 2; }",
-              "conflicting parameter \".a.com\"");
-    apply_err("map $a $b { hostnames; a*b 1; }",
-              "invalid hostname or wildcard \"a*b\"");
-    apply_err("map $a $b { ~( 1; }", "missing closing parenthesis");
-    apply_err("map $a $b { k { } }", "unexpected \"{\"");
-    apply_err("map $a $uri { }", "the duplicate \"uri\" variable");
+    tc_apply_err("map $a b { }", "invalid variable name \"b\"");
+    tc_apply_err("map $a $b { a; }", "invalid number of the map parameters");
+    tc_apply_err("map $a $b { a b c; }",
+                 "invalid number of the map parameters");
+    tc_apply_err("map $a $b { default a; default b; }",
+                 "duplicate default map parameter");
+    tc_apply_err("map $a $b { x 1; X 2; }", "conflicting parameter \"x\"");
+    tc_apply_err("map $a $b { hostnames; .a.com 1; a.com 2; }",
+                 "conflicting parameter \"a.com\"");
+    tc_apply_err("map $a $b { hostnames; *.a.com 1; .A.com 2; }",
+                 "conflicting parameter \".a.com\"");
+    tc_apply_err("map $a $b { hostnames; a*b 1; }",
+                 "invalid hostname or wildcard \"a*b\"");
+    tc_apply_err("map $a $b { ~( 1; }", "missing closing parenthesis");
+    tc_apply_err("map $a $b { k { } }", "unexpected \"{\"");
+    tc_apply_err("map $a $uri { }", "the duplicate \"uri\" variable");
 }
 END_TEST
 

@@ -10,26 +10,16 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "conf_helper.h"
 #include "worker/http_parse.h"
 #include "worker/http_proxy.h"
 #include "worker/http_request.h"
 
-static pt_log_t   log_;
-static pt_pool_t *pool;
 
 static void
 setup(void)
 {
-    log_.fd = -1;
-    log_.level = PT_LOG_ERR;
-    pool = pt_pool_create(4096, &log_);
-    ck_assert_ptr_nonnull(pool);
-}
-
-static void
-teardown(void)
-{
-    pt_pool_destroy(pool);
+    tc_conf_setup("proxy", NULL, PT_CONF_HTTP);
 }
 
 static void
@@ -124,7 +114,7 @@ headers(pt_proxy_headers_in_t *h, const char *text)
 
     memset(h, 0, sizeof(*h));
     h->content_length_n = -1;
-    ck_assert_int_eq(pt_array_init(&h->headers, pool, 4,
+    ck_assert_int_eq(pt_array_init(&h->headers, tc_pool, 4,
                                    sizeof(pt_table_elt_t)), PT_OK);
     pt_http_parse_init(&p);
     buf_of(&b, text);
@@ -136,7 +126,7 @@ headers(pt_proxy_headers_in_t *h, const char *text)
         if (rc != PT_OK) {
             return PT_ERROR;
         }
-        rc = pt_proxy_add_header(pool, h, &p);
+        rc = pt_proxy_add_header(tc_pool, h, &p);
         if (rc != PT_OK) {
             return rc;
         }
@@ -247,7 +237,7 @@ START_TEST(test_build_uri)
     pt_str_t          part, loc, out;
 
     memset(&r, 0, sizeof(r));
-    r.pool = pool;
+    r.pool = tc_pool;
     r.uri.data = (u_char *) uri_cases[_i].uri;
     r.uri.len = strlen(uri_cases[_i].uri);
     r.args.data = (u_char *) uri_cases[_i].args;
@@ -277,7 +267,7 @@ pt_test_suite(void)
     Suite *s = suite_create("http_proxy");
     TCase *tc = tcase_create("core");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tc_conf_teardown);
     tcase_add_loop_test(tc, test_status_line, 0, pt_nelems(status_cases));
     tcase_add_test(tc, test_status_line_in_pieces);
     tcase_add_test(tc, test_framing_headers);

@@ -16,17 +16,12 @@
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "conf_helper.h"
 #include "worker/conn.h"
 #include "worker/http_proxy_rewrite.c"
 
 #define NMOD 3   /* core, proxy_rewrite, a stand-in proxy_pass */
 
-static char                      logpath[64];
-static pt_log_t                  log_;
-static pt_pool_t                *pool;
-static pt_cycle_t                cycle;
-static pt_conf_t                 cf;
-static pt_conf_ctx_t             ctx;
 static void                     *main_conf[NMOD];
 static pt_module_t              *modules[NMOD + 1];
 static pt_http_core_main_conf_t *cmcf;
@@ -57,46 +52,12 @@ static pt_module_t fake_proxy_module = {
     NULL, NULL, NULL, 0, PT_MODULE_HTTP, NULL
 };
 
-static char *
-read_log(void)
-{
-    static char buf[8192];
-    ssize_t     n = pread(log_.fd, buf, sizeof(buf) - 1, 0);
-
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
-#define ck_log_has(s)                                                         \
-    ck_assert_msg(strstr(read_log(), (s)) != NULL, "want \"%s\" in log:\n%s", \
-                  (s), read_log())
-
-static pt_str_t
-S(const char *s)
-{
-    pt_str_t str;
-
-    str.len = strlen(s);
-    str.data = (u_char *) s;
-    return str;
-}
-
 static void
 setup(void)
 {
-    strcpy(logpath, "/tmp/pt_prw_log_XXXXXX");
-    log_.fd = mkstemp(logpath);
-    ck_assert_int_ge(log_.fd, 0);
-    log_.level = PT_LOG_DEBUG;
-    pt_log_use_stderr = 0;
+    tc_conf_setup("prw", modules, PT_CONF_HTTP);
 
-    pool = pt_pool_create(4096, &log_);
-    memset(&cycle, 0, sizeof(cycle));
-    cycle.pool = pool;
-    cycle.log = &log_;
-    cycle.modules_n = NMOD;
-    ck_assert_int_eq(pt_array_init(&cycle.paths, pool, 2, sizeof(pt_str_t)),
-                     PT_OK);
+    tc_cycle.modules_n = NMOD;
 
     pt_http_core_module.index = 0;
     pt_http_proxy_rewrite_module.index = 1;
@@ -106,30 +67,20 @@ setup(void)
     modules[2] = &fake_proxy_module;
     modules[3] = NULL;
 
-    cmcf = pt_pcalloc(pool, sizeof(*cmcf));
+    cmcf = pt_pcalloc(tc_pool, sizeof(*cmcf));
     main_conf[0] = cmcf;
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.main_conf = main_conf;
-    memset(&cf, 0, sizeof(cf));
-    cf.cycle = &cycle;
-    cf.pool = pool;
-    cf.log = &log_;
-    cf.ctx = &ctx;
-    cf.modules = modules;
-    cf.ctx_type = PT_CONF_HTTP;
-    ck_assert_int_eq(pt_http_variables_add_core_vars(&cf), PT_OK);
+    tc_ctx.main_conf = main_conf;
+    ck_assert_int_eq(pt_http_variables_add_core_vars(&tc_cf), PT_OK);
 
     memset(&conn, 0, sizeof(conn));
     conn.fd = -1;
-    conn.log = &log_;
+    conn.log = &tc_log;
 }
 
 static void
 teardown(void)
 {
-    pt_pool_destroy(pool);
-    close(log_.fd);
-    unlink(logpath);
+    tc_conf_teardown();
 }
 
 /* Create a level's confs (the core's named `name`, as a location block
@@ -142,17 +93,17 @@ apply_level(void ***confs, const char *text, pt_uint_t level,
     pt_http_loc_conf_t *clcf;
     pt_uint_t           m;
 
-    *confs = pt_pcalloc(pool, NMOD * sizeof(void *));
+    *confs = pt_pcalloc(tc_pool, NMOD * sizeof(void *));
     for (m = 0; m < 2; m++) {
-        (*confs)[m] = modules[m]->create_loc_conf(&cf);
+        (*confs)[m] = modules[m]->create_loc_conf(&tc_cf);
     }
     clcf = (*confs)[0];
     clcf->name = S(name);
-    ctx.loc_conf = *confs;
-    ck_assert_int_eq(pt_conf_parse_buf(&cf, "t.conf", (u_char *) text,
+    tc_ctx.loc_conf = *confs;
+    ck_assert_int_eq(pt_conf_parse_buf(&tc_cf, "t.conf", (u_char *) text,
                                        strlen(text), &tree), PT_OK);
-    cf.ctx_type = level;
-    return pt_conf_apply(&cf, tree);
+    tc_cf.ctx_type = level;
+    return pt_conf_apply(&tc_cf, tree);
 }
 
 /* Parent-level (a server, or a location "/p/" when `parent_level` says so)
@@ -172,13 +123,13 @@ apply_in(pt_uint_t parent_level, const char *server, const char *location)
         return PT_ERROR;
     }
     for (m = 0; m < 2; m++) {
-        ck_assert_ptr_eq(modules[m]->merge_loc_conf(&cf, top[m], srv[m]),
+        ck_assert_ptr_eq(modules[m]->merge_loc_conf(&tc_cf, top[m], srv[m]),
                          PT_CONF_OK);
-        ck_assert_ptr_eq(modules[m]->merge_loc_conf(&cf, srv[m], loc[m]),
+        ck_assert_ptr_eq(modules[m]->merge_loc_conf(&tc_cf, srv[m], loc[m]),
                          PT_CONF_OK);
     }
-    ctx.loc_conf = loc;
-    return pt_http_variables_init_vars(&cf);
+    tc_ctx.loc_conf = loc;
+    return pt_http_variables_init_vars(&tc_cf);
 }
 
 static int
@@ -196,17 +147,17 @@ apply(const char *location)
 static void
 new_request(void)
 {
-    r = pt_pcalloc(pool, sizeof(*r));
-    r->pool = pool;
+    r = pt_pcalloc(tc_pool, sizeof(*r));
+    r->pool = tc_pool;
     r->connection = &conn;
     r->main_conf = main_conf;
-    r->loc_conf = ctx.loc_conf;
+    r->loc_conf = tc_ctx.loc_conf;
     r->main = r;
-    r->variables = pt_pcalloc(pool, pt_http_variables_count(cmcf)
-                                    * sizeof(pt_http_variable_value_t) + 1);
-    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, pool, 4,
+    r->variables = pt_pcalloc(tc_pool, pt_http_variables_count(cmcf)
+                                       * sizeof(pt_http_variable_value_t) + 1);
+    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, tc_pool, 4,
                                    sizeof(pt_table_elt_t)), PT_OK);
-    ck_assert_int_eq(pt_array_init(&r->headers_out.headers, pool, 4,
+    ck_assert_int_eq(pt_array_init(&r->headers_out.headers, tc_pool, 4,
                                    sizeof(pt_table_elt_t)), PT_OK);
     r->headers_in.server = S("h.example");
 }
@@ -218,7 +169,7 @@ add(const char *key, const char *value)
 {
     pt_table_elt_t *h = pt_array_push(&r->headers_out.headers);
     size_t          n = strlen(value);
-    u_char         *p = pt_pnalloc(pool, n + 1);
+    u_char         *p = pt_pnalloc(tc_pool, n + 1);
 
     memcpy(p, value, n);
     p[n] = '#';
@@ -649,8 +600,8 @@ static void
 fails(const char *server, const char *location, const char *message)
 {
     /* only this case's messages in the log */
-    ck_assert_int_eq(ftruncate(log_.fd, 0), 0);
-    ck_assert_int_eq(lseek(log_.fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(ftruncate(tc_log.fd, 0), 0);
+    ck_assert_int_eq(lseek(tc_log.fd, 0, SEEK_SET), 0);
     ck_assert_int_eq(apply2(server, location), PT_ERROR);
     ck_log_has(message);
 }

@@ -9,24 +9,14 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "conf_helper.h"
 #include "worker/http_proxy_ssl.c"
 
-static pt_log_t   log_;
-static pt_pool_t *pool;
 
 static void
 setup(void)
 {
-    log_.fd = -1;
-    log_.level = PT_LOG_ERR;
-    pool = pt_pool_create(4096, &log_);
-    ck_assert_ptr_nonnull(pool);
-}
-
-static void
-teardown(void)
-{
-    pt_pool_destroy(pool);
+    tc_conf_setup("proxy_ssl", NULL, PT_CONF_HTTP);
 }
 
 static const struct {
@@ -43,15 +33,15 @@ static const struct {
 
 START_TEST(test_ssl_name)
 {
-    pt_proxy_ctx_t   ctx;
+    pt_proxy_ctx_t   tc_ctx;
     proxy_ssl_conf_t c;
     pt_str_t         name;
 
-    memset(&ctx, 0, sizeof(ctx));
+    memset(&tc_ctx, 0, sizeof(tc_ctx));
     memset(&c, 0, sizeof(c));
-    ctx.host_header.data = (u_char *) name_cases[_i].host;
-    ctx.host_header.len = strlen(name_cases[_i].host);
-    ck_assert_int_eq(ssl_name(&ctx, &c, &name), PT_OK);
+    tc_ctx.host_header.data = (u_char *) name_cases[_i].host;
+    tc_ctx.host_header.len = strlen(name_cases[_i].host);
+    ck_assert_int_eq(ssl_name(&tc_ctx, &c, &name), PT_OK);
     ck_assert_uint_eq(name.len, strlen(name_cases[_i].name));
     ck_assert(memcmp(name.data, name_cases[_i].name, name.len) == 0);
 }
@@ -87,7 +77,7 @@ START_TEST(test_session_slots)
     int                 i;
 
     memset(&c, 0, sizeof(c));
-    c.sessions = pt_pcalloc(pool, sizeof(session_slot_t) * SESSION_SLOTS);
+    c.sessions = pt_pcalloc(tc_pool, sizeof(session_slot_t) * SESSION_SLOTS);
     ck_assert_ptr_nonnull(c.sessions);
     len = addr_of(&a, 1000);
     ck_assert_ptr_null(find_slot(&c, (struct sockaddr *) &a, len, 0));
@@ -155,7 +145,7 @@ pt_test_suite(void)
     Suite *s = suite_create("http_proxy_ssl");
     TCase *tc = tcase_create("core");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tc_conf_teardown);
     tcase_add_loop_test(tc, test_ssl_name, 0, pt_nelems(name_cases));
     tcase_add_test(tc, test_is_address);
     tcase_add_test(tc, test_session_slots);

@@ -17,62 +17,23 @@
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "conf_helper.h"
 #include "worker/conn.h"
 #include "worker/http_rewrite.c"
 
-static char                      logpath[64];
 static char                      dirpath[64];
-static pt_log_t                  log_;
-static pt_pool_t                *pool;
-static pt_cycle_t                cycle;
-static pt_conf_t                 cf;
-static pt_conf_ctx_t             ctx;
 static void                     *main_conf[2];
 static pt_module_t              *modules[3];
 static pt_http_core_main_conf_t *cmcf;
 static pt_connection_t           conn;
 static pt_http_request_t        *r;
 
-static char *
-read_log(void)
-{
-    static char buf[8192];
-    ssize_t     n = pread(log_.fd, buf, sizeof(buf) - 1, 0);
-
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
-#define ck_log_has(s)                                                         \
-    ck_assert_msg(strstr(read_log(), (s)) != NULL, "want \"%s\" in log:\n%s", \
-                  (s), read_log())
-
-static pt_str_t
-S(const char *s)
-{
-    pt_str_t str;
-
-    str.len = strlen(s);
-    str.data = (u_char *) s;
-    return str;
-}
-
 static void
 setup(void)
 {
-    strcpy(logpath, "/tmp/pt_rewrite_log_XXXXXX");
-    log_.fd = mkstemp(logpath);
-    ck_assert_int_ge(log_.fd, 0);
-    log_.level = PT_LOG_DEBUG;
-    pt_log_use_stderr = 0;
+    tc_conf_setup("rewrite", modules, PT_CONF_HTTP);
 
-    pool = pt_pool_create(4096, &log_);
-    memset(&cycle, 0, sizeof(cycle));
-    cycle.pool = pool;
-    cycle.log = &log_;
-    cycle.modules_n = 2;
-    ck_assert_int_eq(pt_array_init(&cycle.paths, pool, 2, sizeof(pt_str_t)),
-                     PT_OK);
+    tc_cycle.modules_n = 2;
 
     /* the module list of this test: core 0, rewrite 1 */
     pt_http_core_module.index = 0;
@@ -81,22 +42,14 @@ setup(void)
     modules[1] = &pt_http_rewrite_module;
     modules[2] = NULL;
 
-    cmcf = pt_pcalloc(pool, sizeof(*cmcf));
+    cmcf = pt_pcalloc(tc_pool, sizeof(*cmcf));
     main_conf[0] = cmcf;
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.main_conf = main_conf;
-    memset(&cf, 0, sizeof(cf));
-    cf.cycle = &cycle;
-    cf.pool = pool;
-    cf.log = &log_;
-    cf.ctx = &ctx;
-    cf.modules = modules;
-    cf.ctx_type = PT_CONF_HTTP;
-    ck_assert_int_eq(pt_http_variables_add_core_vars(&cf), PT_OK);
+    tc_ctx.main_conf = main_conf;
+    ck_assert_int_eq(pt_http_variables_add_core_vars(&tc_cf), PT_OK);
 
     memset(&conn, 0, sizeof(conn));
     conn.fd = -1;
-    conn.log = &log_;
+    conn.log = &tc_log;
 
     strcpy(dirpath, "/tmp/pt_rewrite_dir_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dirpath));
@@ -112,9 +65,7 @@ teardown(void)
     snprintf(path, sizeof(path), "%s/exe", dirpath);
     unlink(path);
     rmdir(dirpath);
-    pt_pool_destroy(pool);
-    close(log_.fd);
-    unlink(logpath);
+    tc_conf_teardown();
 }
 
 /* Merge a level and the "if" confs inside it, as the http block does. */
@@ -126,7 +77,7 @@ merge(void **parent, void **conf)
     pt_uint_t            i, m;
 
     for (m = 0; modules[m] != NULL; m++) {
-        ck_assert_ptr_eq(modules[m]->merge_loc_conf(&cf, parent[m], conf[m]),
+        ck_assert_ptr_eq(modules[m]->merge_loc_conf(&tc_cf, parent[m], conf[m]),
                          PT_CONF_OK);
     }
     clcf = conf[0];
@@ -140,43 +91,40 @@ merge(void **parent, void **conf)
 static int
 apply(const char *text)
 {
-    static void    *srv[2];
-    pt_conf_node_t *tree;
-    int             rc;
-    pt_uint_t       m;
+    static void *srv[2];
+    int          rc;
+    pt_uint_t    m;
 
-    ctx.loc_conf = pt_pcalloc(pool, 2 * sizeof(void *));
+    tc_ctx.loc_conf = pt_pcalloc(tc_pool, 2 * sizeof(void *));
     for (m = 0; m < 2; m++) {
-        srv[m] = modules[m]->create_loc_conf(&cf);
-        ctx.loc_conf[m] = modules[m]->create_loc_conf(&cf);
+        srv[m] = modules[m]->create_loc_conf(&tc_cf);
+        tc_ctx.loc_conf[m] = modules[m]->create_loc_conf(&tc_cf);
     }
-    ck_assert_int_eq(pt_conf_parse_buf(&cf, "t.conf", (u_char *) text,
-                                       strlen(text), &tree), PT_OK);
-    cf.ctx_type = PT_CONF_LOCATION;
-    rc = pt_conf_apply(&cf, tree);
+    tc_cf.ctx_type = PT_CONF_LOCATION;
+    rc = tc_apply(text);
     if (rc != PT_OK) {
         return rc;
     }
-    merge(srv, ctx.loc_conf);
-    ck_assert_int_eq(pt_http_variables_init_vars(&cf), PT_OK);
+    merge(srv, tc_ctx.loc_conf);
+    ck_assert_int_eq(pt_http_variables_init_vars(&tc_cf), PT_OK);
     return PT_OK;
 }
 
 static void
 new_request(const char *uri, const char *args)
 {
-    r = pt_pcalloc(pool, sizeof(*r));
-    r->pool = pool;
+    r = pt_pcalloc(tc_pool, sizeof(*r));
+    r->pool = tc_pool;
     r->connection = &conn;
     r->main_conf = main_conf;
-    r->loc_conf = ctx.loc_conf;
+    r->loc_conf = tc_ctx.loc_conf;
     r->main = r;
     r->method = PT_HTTP_GET;
-    r->variables = pt_pcalloc(pool, pt_http_variables_count(cmcf)
-                                    * sizeof(pt_http_variable_value_t) + 1);
-    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, pool, 4,
+    r->variables = pt_pcalloc(tc_pool, pt_http_variables_count(cmcf)
+                                       * sizeof(pt_http_variable_value_t) + 1);
+    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, tc_pool, 4,
                                    sizeof(pt_table_elt_t)), PT_OK);
-    ck_assert_int_eq(pt_array_init(&r->headers_out.headers, pool, 4,
+    ck_assert_int_eq(pt_array_init(&r->headers_out.headers, tc_pool, 4,
                                    sizeof(pt_table_elt_t)), PT_OK);
     r->uri = S(uri);
     r->args = S(args);
@@ -186,7 +134,7 @@ new_request(const char *uri, const char *args)
 static int
 run(void)
 {
-    rewrite_loc_conf_t *rlcf = ctx.loc_conf[1];
+    rewrite_loc_conf_t *rlcf = tc_ctx.loc_conf[1];
 
     return rlcf->ops != NULL ? run_ops(r, rlcf) : PT_DECLINED;
 }
@@ -398,7 +346,7 @@ START_TEST(if_switches_the_conf)
     new_request("/p", "in=yes");
     ck_assert_int_eq(run(), PT_DECLINED);
     clcf = pt_http_core_loc_conf(r);
-    ck_assert_ptr_ne(r->loc_conf, ctx.loc_conf);
+    ck_assert_ptr_ne(r->loc_conf, tc_ctx.loc_conf);
     ck_assert_str_eq((char *) clcf->root.data, "/inner");
     ck_assert_int_eq(clcf->sendfile, 1);
     /* the ops after the block still run */
@@ -406,7 +354,7 @@ START_TEST(if_switches_the_conf)
 
     new_request("/p", "in=no");
     ck_assert_int_eq(run(), PT_DECLINED);
-    ck_assert_ptr_eq(r->loc_conf, ctx.loc_conf);
+    ck_assert_ptr_eq(r->loc_conf, tc_ctx.loc_conf);
     ck_assert_str_eq((char *) pt_http_core_loc_conf(r)->root.data, "/outer");
 }
 END_TEST

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/str.h"
+#include "conf_helper.h"
 #include "worker/conn.h"
 #include "worker/http_core.h"
 #include "worker/http_request.h"
@@ -25,41 +26,11 @@
 
 #define NMODULES 4
 
-static char                      logpath[64];
-static pt_log_t                  log_;
-static pt_pool_t                *pool;
-static pt_cycle_t                cycle;
-static pt_conf_t                 cf;
-static pt_conf_ctx_t             ctx;
 static void                     *main_conf[NMODULES];
 static pt_http_core_main_conf_t *cmcf;
 static pt_connection_t           conn;
 static pt_http_request_t        *r;
 static int                       counter;
-
-static char *
-read_log(void)
-{
-    static char buf[8192];
-    ssize_t     n = pread(log_.fd, buf, sizeof(buf) - 1, 0);
-
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
-#define ck_log_has(s)                                                         \
-    ck_assert_msg(strstr(read_log(), (s)) != NULL, "want \"%s\" in log:\n%s", \
-                  (s), read_log())
-
-static pt_str_t
-S(const char *s)
-{
-    pt_str_t str;
-
-    str.len = strlen(s);
-    str.data = (u_char *) s;
-    return str;
-}
 
 /* $ctr: a new number on each evaluation (no_cacheable). */
 static int
@@ -82,57 +53,40 @@ setup(void)
     pt_str_t            name = S("ctr");
     pt_http_variable_t *v;
 
-    strcpy(logpath, "/tmp/pt_script_log_XXXXXX");
-    log_.fd = mkstemp(logpath);
-    ck_assert_int_ge(log_.fd, 0);
-    log_.level = PT_LOG_DEBUG;
-    pt_log_use_stderr = 0;
-
-    pool = pt_pool_create(4096, &log_);
-    memset(&cycle, 0, sizeof(cycle));
-    cycle.pool = pool;
-    cycle.log = &log_;
+    tc_conf_setup("script", NULL, PT_CONF_HTTP);
 
     pt_http_core_module.index = 1;
-    cmcf = pt_pcalloc(pool, sizeof(*cmcf));
+    cmcf = pt_pcalloc(tc_pool, sizeof(*cmcf));
     main_conf[1] = cmcf;
-    ctx.main_conf = main_conf;
-    memset(&cf, 0, sizeof(cf));
-    cf.cycle = &cycle;
-    cf.pool = pool;
-    cf.log = &log_;
-    cf.ctx = &ctx;
-    cf.ctx_type = PT_CONF_HTTP;
-    ck_assert_int_eq(pt_http_variables_add_core_vars(&cf), PT_OK);
-    v = pt_http_add_variable(&cf, &name, PT_HTTP_VAR_NOCACHEABLE);
+    tc_ctx.main_conf = main_conf;
+    ck_assert_int_eq(pt_http_variables_add_core_vars(&tc_cf), PT_OK);
+    v = pt_http_add_variable(&tc_cf, &name, PT_HTTP_VAR_NOCACHEABLE);
     ck_assert_ptr_nonnull(v);
     v->get_handler = get_counter;
     counter = 0;
 
     memset(&conn, 0, sizeof(conn));
     conn.fd = -1;
-    conn.log = &log_;
+    conn.log = &tc_log;
 }
 
 static void
 teardown(void)
 {
-    pt_pool_destroy(pool);
-    close(log_.fd);
-    unlink(logpath);
+    tc_conf_teardown();
 }
 
 static void
 new_request(void)
 {
-    r = pt_pcalloc(pool, sizeof(*r));
-    r->pool = pool;
+    r = pt_pcalloc(tc_pool, sizeof(*r));
+    r->pool = tc_pool;
     r->connection = &conn;
     r->main_conf = main_conf;
     r->main = r;
-    r->variables = pt_pcalloc(pool, pt_http_variables_count(cmcf)
-                                    * sizeof(pt_http_variable_value_t) + 1);
-    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, pool, 4,
+    r->variables = pt_pcalloc(tc_pool, pt_http_variables_count(cmcf)
+                                       * sizeof(pt_http_variable_value_t) + 1);
+    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, tc_pool, 4,
                                    sizeof(pt_table_elt_t)), PT_OK);
     r->uri = S("/p/q");
     r->args = S("a=1");
@@ -144,7 +98,7 @@ compile_ok(const char *text, pt_http_complex_value_t *cv)
 {
     pt_str_t v = S(text);
 
-    ck_assert_int_eq(pt_http_compile_complex_value(&cf, &v, cv), PT_OK);
+    ck_assert_int_eq(pt_http_compile_complex_value(&tc_cf, &v, cv), PT_OK);
 }
 
 static void
@@ -153,14 +107,14 @@ compile_err(const char *text, const char *msg)
     pt_http_complex_value_t cv;
     pt_str_t                v = S(text);
 
-    ck_assert_int_eq(pt_http_compile_complex_value(&cf, &v, &cv), PT_ERROR);
+    ck_assert_int_eq(pt_http_compile_complex_value(&tc_cf, &v, &cv), PT_ERROR);
     ck_log_has(msg);
 }
 
 static void
 init(void)
 {
-    ck_assert_int_eq(pt_http_variables_init_vars(&cf), PT_OK);
+    ck_assert_int_eq(pt_http_variables_init_vars(&tc_cf), PT_OK);
     new_request();
 }
 
@@ -254,10 +208,10 @@ START_TEST(unknown_variable_in_value)
     memset(&node, 0, sizeof(node));
     node.file = "/etc/p.conf";
     node.line = 7;
-    cf.node = &node;
+    tc_cf.node = &node;
     compile_ok("x$nosuch", &cv);
-    cf.node = NULL;
-    ck_assert_int_eq(pt_http_variables_init_vars(&cf), PT_ERROR);
+    tc_cf.node = NULL;
+    ck_assert_int_eq(pt_http_variables_init_vars(&tc_cf), PT_ERROR);
     ck_log_has("unknown \"nosuch\" variable in /etc/p.conf:7");
 }
 END_TEST
@@ -286,17 +240,17 @@ START_TEST(setter)
                           offsetof(__typeof__(conf), cv), NULL };
     pt_str_t      args[2] = { pt_string("x"), pt_string("v=$uri") };
 
-    cf.args = args;
-    cf.nargs = 2;
+    tc_cf.args = args;
+    tc_cf.nargs = 2;
     conf.cv = PT_CONF_UNSET_PTR;
-    ck_assert_ptr_null(pt_http_set_complex_value_slot(&cf, &cmd, &conf));
+    ck_assert_ptr_null(pt_http_set_complex_value_slot(&tc_cf, &cmd, &conf));
     ck_assert_ptr_nonnull(conf.cv);
     ck_assert(conf.cv->has_vars);
-    ck_assert_str_eq(pt_http_set_complex_value_slot(&cf, &cmd, &conf),
+    ck_assert_str_eq(pt_http_set_complex_value_slot(&tc_cf, &cmd, &conf),
                      "is duplicate");
     conf.cv = NULL;
     args[1] = S("bad$");
-    ck_assert_ptr_eq(pt_http_set_complex_value_slot(&cf, &cmd, &conf),
+    ck_assert_ptr_eq(pt_http_set_complex_value_slot(&tc_cf, &cmd, &conf),
                      PT_CONF_ERROR);
     ck_assert_ptr_null(conf.cv);
 }

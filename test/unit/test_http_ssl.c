@@ -13,64 +13,27 @@
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "conf_helper.h"
 #include "worker/http_ssl.c"
 
-static char                    logpath[64];
-static pt_log_t                log_;
-static pt_pool_t              *pool;
-static pt_cycle_t              cycle;
-static pt_conf_t               cf;
-static pt_conf_ctx_t           ctx;
 static void                   *srv_conf[1];
 static pt_module_t            *modules[2];
 static pt_http_ssl_srv_conf_t *sscf;
 
-static char *
-read_log(void)
-{
-    static char buf[8192];
-    ssize_t     n = pread(log_.fd, buf, sizeof(buf) - 1, 0);
-
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
-#define ck_log_has(s)                                                         \
-    ck_assert_msg(strstr(read_log(), (s)) != NULL, "want \"%s\" in log:\n%s", \
-                  (s), read_log())
-
 static void
 setup(void)
 {
-    strcpy(logpath, "/tmp/pt_ssl_log_XXXXXX");
-    log_.fd = mkstemp(logpath);
-    ck_assert_int_ge(log_.fd, 0);
-    log_.level = PT_LOG_DEBUG;
-    pt_log_use_stderr = 0;
+    tc_conf_setup("ssl", modules, PT_CONF_SERVER);
 
-    pool = pt_pool_create(4096, &log_);
-    memset(&cycle, 0, sizeof(cycle));
-    cycle.pool = pool;
-    cycle.log = &log_;
-    ck_assert_int_eq(pt_array_init(&cycle.shm_zones, pool, 2,
-                                   sizeof(pt_shm_zone_t *)), PT_OK);
     pt_http_ssl_module.index = 0;
     modules[0] = &pt_http_ssl_module;
     modules[1] = NULL;
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.srv_conf = srv_conf;
-    memset(&cf, 0, sizeof(cf));
-    cf.cycle = &cycle;
-    cf.pool = pool;
-    cf.log = &log_;
-    cf.ctx = &ctx;
-    cf.modules = modules;
-    cf.ctx_type = PT_CONF_SERVER;
-    cf.conf_prefix.data = (u_char *) "/";
-    cf.conf_prefix.len = 1;
-    sscf = create_srv_conf(&cf);
+    tc_ctx.srv_conf = srv_conf;
+    tc_cf.conf_prefix.data = (u_char *) "/";
+    tc_cf.conf_prefix.len = 1;
+    sscf = create_srv_conf(&tc_cf);
     srv_conf[0] = sscf;
-    ck_assert_int_eq(pt_tls_init(&log_), PT_OK);
+    ck_assert_int_eq(pt_tls_init(&tc_log), PT_OK);
     ck_assert_int_eq(pt_tls_session_init(), PT_OK);
     if (pt_http_ssl_ctx_index == -1) {
         pt_http_ssl_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL,
@@ -81,40 +44,28 @@ setup(void)
 static void
 teardown(void)
 {
-    pt_pool_destroy(pool);
-    close(log_.fd);
-    unlink(logpath);
-}
-
-static int
-apply(const char *text)
-{
-    pt_conf_node_t *tree;
-
-    ck_assert_int_eq(pt_conf_parse_buf(&cf, "t.conf", (u_char *) text,
-                                       strlen(text), &tree), PT_OK);
-    return pt_conf_apply(&cf, tree);
+    tc_conf_teardown();
 }
 
 /* Merge with an empty http level. */
 static void
 merge(void)
 {
-    pt_http_ssl_srv_conf_t *http = create_srv_conf(&cf);
+    pt_http_ssl_srv_conf_t *http = create_srv_conf(&tc_cf);
 
-    ck_assert_ptr_eq(merge_srv_conf(&cf, http, sscf), PT_CONF_OK);
+    ck_assert_ptr_eq(merge_srv_conf(&tc_cf, http, sscf), PT_CONF_OK);
 }
 
 START_TEST(protocols_parse)
 {
-    ck_assert_int_eq(apply("ssl_protocols TLSv1.2 TLSv1.3;"), PT_OK);
+    ck_assert_int_eq(tc_apply("ssl_protocols TLSv1.2 TLSv1.3;"), PT_OK);
     ck_assert_uint_eq(sscf->protocols, PT_SSL_TLSv1_2 | PT_SSL_TLSv1_3);
 }
 END_TEST
 
 START_TEST(protocols_invalid)
 {
-    ck_assert_int_eq(apply("ssl_protocols TLSv1.2 TLSv9;"), PT_ERROR);
+    ck_assert_int_eq(tc_apply("ssl_protocols TLSv1.2 TLSv9;"), PT_ERROR);
     ck_log_has("invalid value \"TLSv9\" in t.conf:1");
 }
 END_TEST
@@ -135,28 +86,28 @@ END_TEST
 
 START_TEST(session_cache)
 {
-    ck_assert_int_eq(apply("ssl_session_cache builtin:1000 shared:S:1m;"),
+    ck_assert_int_eq(tc_apply("ssl_session_cache builtin:1000 shared:S:1m;"),
                      PT_OK);
     ck_assert_int_eq(sscf->builtin_session_cache, 1000);
     ck_assert_ptr_nonnull(sscf->shm_zone);
     ck_assert_uint_eq(sscf->shm_zone->shm.size, 1024 * 1024);
     ck_assert_ptr_eq((void *) sscf->shm_zone->init,
                      (void *) pt_tls_session_zone_init);
-    ck_assert_uint_eq(cycle.shm_zones.nelts, 1);
+    ck_assert_uint_eq(tc_cycle.shm_zones.nelts, 1);
 }
 END_TEST
 
 START_TEST(session_cache_invalid)
 {
-    ck_assert_int_eq(apply("ssl_session_cache shared:X;"), PT_ERROR);
+    ck_assert_int_eq(tc_apply("ssl_session_cache shared:X;"), PT_ERROR);
     ck_log_has("invalid session cache \"shared:X\" in t.conf:1");
     sscf->builtin_session_cache = PT_SSL_SCACHE_UNSET;
-    ck_assert_int_eq(apply("ssl_session_cache foo;"), PT_ERROR);
+    ck_assert_int_eq(tc_apply("ssl_session_cache foo;"), PT_ERROR);
     ck_log_has("invalid session cache \"foo\"");
     sscf->builtin_session_cache = PT_SSL_SCACHE_UNSET;
-    ck_assert_int_eq(apply("ssl_session_cache builtin:x;"), PT_ERROR);
+    ck_assert_int_eq(tc_apply("ssl_session_cache builtin:x;"), PT_ERROR);
     sscf->builtin_session_cache = PT_SSL_SCACHE_UNSET;
-    ck_assert_int_eq(apply("ssl_session_cache off;"), PT_OK);
+    ck_assert_int_eq(tc_apply("ssl_session_cache off;"), PT_OK);
     ck_assert_int_eq(sscf->builtin_session_cache, PT_SSL_SCACHE_OFF);
 }
 END_TEST
@@ -172,7 +123,7 @@ START_TEST(default_suites_are_aead_ecdhe)
     memset(&scf, 0, sizeof(scf));
     scf.file = "t.conf";
     scf.line = 1;
-    ck_assert_int_eq(build_ctx(&cf, sscf, &scf), PT_OK);
+    ck_assert_int_eq(build_ctx(&tc_cf, sscf, &scf), PT_OK);
     list = SSL_CTX_get_ciphers(sscf->ctx);
     for (i = 0; i < sk_SSL_CIPHER_num(list); i++) {
         ci = sk_SSL_CIPHER_value(list, i);
@@ -194,20 +145,20 @@ START_TEST(bad_ciphers_and_conf_command)
 {
     pt_http_srv_conf_t scf;
 
-    ck_assert_int_eq(apply("ssl_ciphers BOGUS;"), PT_OK);
+    ck_assert_int_eq(tc_apply("ssl_ciphers BOGUS;"), PT_OK);
     merge();
     memset(&scf, 0, sizeof(scf));
     scf.file = "t.conf";
     scf.line = 1;
-    ck_assert_int_eq(build_ctx(&cf, sscf, &scf), PT_ERROR);
+    ck_assert_int_eq(build_ctx(&tc_cf, sscf, &scf), PT_ERROR);
     ck_log_has("SSL_CTX_set_cipher_list(\"BOGUS\") failed (SSL: error:");
     ck_log_has("no cipher match)");
 
-    sscf = create_srv_conf(&cf);
+    sscf = create_srv_conf(&tc_cf);
     srv_conf[0] = sscf;
-    ck_assert_int_eq(apply("ssl_conf_command Options -Bogus;"), PT_OK);
+    ck_assert_int_eq(tc_apply("ssl_conf_command Options -Bogus;"), PT_OK);
     merge();
-    ck_assert_int_eq(build_ctx(&cf, sscf, &scf), PT_ERROR);
+    ck_assert_int_eq(build_ctx(&tc_cf, sscf, &scf), PT_ERROR);
     ck_log_has("SSL_CONF_cmd(\"Options\", \"-Bogus\") failed");
 }
 END_TEST

@@ -14,96 +14,32 @@
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "conf_helper.h"
 #include "worker/http_upstream_conf.c"
 
-static char        logpath[64];
-static pt_log_t    log_;
-static pt_pool_t  *pool;
-static pt_cycle_t  cycle;
-static pt_conf_t   cf;
-static pt_conf_ctx_t ctx;
 static void       *main_conf[2];
 static pt_module_t *modules[2];
 static pt_http_upstream_main_conf_t *umcf;
 
-static char *
-read_log(void)
-{
-    static char buf[8192];
-    ssize_t     n = pread(log_.fd, buf, sizeof(buf) - 1, 0);
-
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
-#define ck_log_has(s)                                                         \
-    ck_assert_msg(strstr(read_log(), (s)) != NULL, "want \"%s\" in log:\n%s", \
-                  (s), read_log())
-
-static pt_str_t
-S(const char *s)
-{
-    pt_str_t str;
-
-    str.len = strlen(s);
-    str.data = (u_char *) s;
-    return str;
-}
-
 static void
 setup(void)
 {
-    strcpy(logpath, "/tmp/pt_upconf_log_XXXXXX");
-    log_.fd = mkstemp(logpath);
-    ck_assert_int_ge(log_.fd, 0);
-    log_.level = PT_LOG_DEBUG;
-    pt_log_use_stderr = 0;
+    tc_conf_setup("upconf", modules, PT_CONF_HTTP);
 
-    pool = pt_pool_create(4096, &log_);
-    memset(&cycle, 0, sizeof(cycle));
-    cycle.pool = pool;
-    cycle.log = &log_;
-    cycle.modules_n = 1;
+    tc_cycle.modules_n = 1;
     pt_http_upstream_module.index = 0;
     modules[0] = &pt_http_upstream_module;
     modules[1] = NULL;
 
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.main_conf = main_conf;
-    memset(&cf, 0, sizeof(cf));
-    cf.cycle = &cycle;
-    cf.pool = pool;
-    cf.log = &log_;
-    cf.ctx = &ctx;
-    cf.modules = modules;
-    cf.ctx_type = PT_CONF_HTTP;
-    umcf = create_main_conf(&cf);
+    tc_ctx.main_conf = main_conf;
+    umcf = create_main_conf(&tc_cf);
     main_conf[0] = umcf;
 }
 
 static void
 teardown(void)
 {
-    pt_pool_destroy(pool);
-    close(log_.fd);
-    unlink(logpath);
-}
-
-static int
-apply(const char *text)
-{
-    pt_conf_node_t *tree;
-
-    ck_assert_int_eq(pt_conf_parse_buf(&cf, "t.conf", (u_char *) text,
-                                       strlen(text), &tree), PT_OK);
-    return pt_conf_apply(&cf, tree);
-}
-
-static void
-apply_err(const char *text, const char *msg)
-{
-    ck_assert_int_eq(apply(text), PT_ERROR);
-    ck_log_has(msg);
+    tc_conf_teardown();
 }
 
 /* proxy_pass's call, as if made at line `line` of t.conf. */
@@ -116,8 +52,8 @@ add(const char *url, pt_uint_t line)
     memset(&node, 0, sizeof(node));
     node.file = "t.conf";
     node.line = line;
-    cf.node = &node;
-    return pt_http_upstream_add(&cf, &u, 80);
+    tc_cf.node = &node;
+    return pt_http_upstream_add(&tc_cf, &u, 80);
 }
 
 static pt_http_upstream_srv_conf_t *
@@ -137,13 +73,13 @@ START_TEST(block_and_params)
     pt_http_upstream_server_t   *s;
     pt_http_upstream_rr_peers_t *peers;
 
-    ck_assert_int_eq(apply("upstream b {\n"
+    ck_assert_int_eq(tc_apply("upstream b {\n"
                            "  server 127.0.0.1:8080 weight=3 max_fails=2"
                            " fail_timeout=5s max_conns=7;\n"
                            "  server unix:/tmp/x.sock down;\n"
                            "  server [::1]:81 backup;\n"
                            "}\n"), PT_OK);
-    ck_assert_int_eq(init_upstreams(&cf), PT_OK);
+    ck_assert_int_eq(init_upstreams(&tc_cf), PT_OK);
     us = find("b");
     ck_assert_ptr_nonnull(us);
     ck_assert_ptr_null(find("c"));
@@ -177,8 +113,8 @@ START_TEST(every_address_of_a_name)
     pt_http_upstream_srv_conf_t *us;
     pt_http_upstream_server_t   *s;
 
-    ck_assert_int_eq(apply("upstream b { server localhost:9; }"), PT_OK);
-    ck_assert_int_eq(init_upstreams(&cf), PT_OK);
+    ck_assert_int_eq(tc_apply("upstream b { server localhost:9; }"), PT_OK);
+    ck_assert_int_eq(init_upstreams(&tc_cf), PT_OK);
     us = find("b");
     s = us->servers->elts;
     ck_assert_uint_ge(s[0].naddrs, 1);
@@ -189,51 +125,53 @@ END_TEST
 
 START_TEST(errors)
 {
-    apply_err("upstream b {\n\n}\n", "no servers are inside upstream in "
+    tc_apply_err("upstream b {\n\n}\n", "no servers are inside upstream in "
                                      "t.conf:3");
 }
 END_TEST
 
 START_TEST(error_duplicate)
 {
-    apply_err("upstream b { server 127.0.0.1; }\n"
-              "upstream b { server 127.0.0.1; }\n",
-              "duplicate upstream \"b\" in t.conf:2");
+    tc_apply_err("upstream b { server 127.0.0.1; }\n"
+                 "upstream b { server 127.0.0.1; }\n",
+                 "duplicate upstream \"b\" in t.conf:2");
 }
 END_TEST
 
 START_TEST(error_params)
 {
-    apply_err("upstream b { server 127.0.0.1 weight=0; }",
-              "invalid parameter \"weight=0\" in t.conf:1");
+    tc_apply_err("upstream b { server 127.0.0.1 weight=0; }",
+                 "invalid parameter \"weight=0\" in t.conf:1");
 }
 END_TEST
 
 START_TEST(error_params2)
 {
-    apply_err("upstream b {\nserver 127.0.0.1 fail_timeout=x; }",
-              "invalid parameter \"fail_timeout=x\" in t.conf:2");
+    tc_apply_err("upstream b {\nserver 127.0.0.1 fail_timeout=x; }",
+                 "invalid parameter \"fail_timeout=x\" in t.conf:2");
 }
 END_TEST
 
 START_TEST(error_host)
 {
-    apply_err("upstream b { server nosuchhost.invalid; }",
-              "host not found in upstream \"nosuchhost.invalid\" in t.conf:1");
+    tc_apply_err("upstream b { server nosuchhost.invalid; }",
+                 "host not found in upstream \"nosuchhost.invalid\" "
+                 "in t.conf:1");
 }
 END_TEST
 
 START_TEST(error_port)
 {
-    apply_err("upstream b { server 127.0.0.1:0; }",
-              "invalid port in upstream \"127.0.0.1:0\" in t.conf:1");
+    tc_apply_err("upstream b { server 127.0.0.1:0; }",
+                 "invalid port in upstream \"127.0.0.1:0\" in t.conf:1");
 }
 END_TEST
 
 START_TEST(error_only_backup)
 {
-    ck_assert_int_eq(apply("upstream b {\nserver 127.0.0.1 backup; }"), PT_OK);
-    ck_assert_int_eq(init_upstreams(&cf), PT_ERROR);
+    ck_assert_int_eq(tc_apply("upstream b {\nserver 127.0.0.1 backup; }"),
+                     PT_OK);
+    ck_assert_int_eq(init_upstreams(&tc_cf), PT_ERROR);
     ck_log_has("no servers in upstream \"b\" in t.conf:1");
 }
 END_TEST
@@ -250,7 +188,7 @@ START_TEST(implicit_groups)
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_eq(a, b);
     ck_assert_ptr_ne(a, c);
-    ck_assert_int_eq(init_upstreams(&cf), PT_OK);
+    ck_assert_int_eq(init_upstreams(&tc_cf), PT_OK);
     peers = a->peer_data;
     ck_assert_uint_eq(peers->number, 1);
     ck_assert(memcmp(peers->peer[0].name.data, "127.0.0.1:8080", 14) == 0);
@@ -266,9 +204,9 @@ START_TEST(name_before_and_after_block)
     pt_http_upstream_srv_conf_t *before, *after, *found;
 
     before = add("b", 3);
-    ck_assert_int_eq(apply("upstream b { server 127.0.0.1:9000; }"), PT_OK);
+    ck_assert_int_eq(tc_apply("upstream b { server 127.0.0.1:9000; }"), PT_OK);
     after = add("b", 9);
-    ck_assert_int_eq(init_upstreams(&cf), PT_OK);
+    ck_assert_int_eq(init_upstreams(&tc_cf), PT_OK);
     found = find("b");
     ck_assert_ptr_eq(after, found);
     ck_assert_ptr_eq(before, found);
@@ -279,7 +217,7 @@ END_TEST
 
 START_TEST(port_on_block_name_after)
 {
-    ck_assert_int_eq(apply("upstream b { server 127.0.0.1:9000; }"), PT_OK);
+    ck_assert_int_eq(tc_apply("upstream b { server 127.0.0.1:9000; }"), PT_OK);
     ck_assert_ptr_null(add("b:80", 12));
     ck_log_has("upstream \"b\" may not have port 80 in t.conf:12");
 }
@@ -288,15 +226,15 @@ END_TEST
 START_TEST(port_on_block_name_before)
 {
     ck_assert_ptr_nonnull(add("b:8080", 4));
-    apply_err("upstream b { server 127.0.0.1:9000; }",
-              "upstream \"b\" may not have port 8080 in t.conf:4");
+    tc_apply_err("upstream b { server 127.0.0.1:9000; }",
+                 "upstream \"b\" may not have port 8080 in t.conf:4");
 }
 END_TEST
 
 START_TEST(implicit_host_not_found)
 {
     ck_assert_ptr_nonnull(add("nosuch.invalid", 21));
-    ck_assert_int_eq(init_upstreams(&cf), PT_ERROR);
+    ck_assert_int_eq(init_upstreams(&tc_cf), PT_ERROR);
     ck_log_has("host not found in upstream \"nosuch.invalid\" in t.conf:21");
 }
 END_TEST

@@ -85,6 +85,21 @@ finish(pt_http_upstream_t *u, int keep, pt_uint_t state)
     }
 }
 
+/* A request whose connection goes back to the cache, kept: that
+ * connection (the origin's end in *origin when not NULL). */
+static pt_connection_t *
+leave_idle(pt_http_upstream_srv_conf_t *us, int *origin)
+{
+    pt_http_upstream_t *u;
+    pt_connection_t    *c;
+    int                 rc;
+
+    u = start(us, origin, &rc);
+    c = u->peer.connection;
+    finish(u, 1, 0);
+    return c;
+}
+
 START_TEST(reused_for_same_peer)
 {
     pt_http_upstream_srv_conf_t *us = kept(1, "4");
@@ -210,9 +225,7 @@ START_TEST(origin_close_seen_by_handler)
     pt_connection_t             *c;
     int                          rc, origin;
 
-    u = start(us, &origin, &rc);
-    c = u->peer.connection;
-    finish(u, 1, 0);
+    c = leave_idle(us, &origin);
     /* a spurious wake-up keeps it */
     c->read->handler(c->read);
     ck_assert_int_ne(c->fd, -1);
@@ -228,13 +241,10 @@ END_TEST
 START_TEST(stray_bytes_close)
 {
     pt_http_upstream_srv_conf_t *us = kept(1, "2");
-    pt_http_upstream_t          *u;
     pt_connection_t             *c;
-    int                          rc, origin;
+    int                          origin;
 
-    u = start(us, &origin, &rc);
-    c = u->peer.connection;
-    finish(u, 1, 0);
+    c = leave_idle(us, &origin);
     ck_assert_int_eq(write(origin, "x", 1), 1);
     c->read->handler(c->read);
     ck_assert_int_eq(c->fd, -1);
@@ -249,9 +259,7 @@ START_TEST(dead_found_at_get)
     pt_connection_t             *c;
     int                          rc;
 
-    u = start(us, NULL, &rc);
-    c = u->peer.connection;
-    finish(u, 1, 0);
+    c = leave_idle(us, NULL);
     c->read->eof = 1;   /* the loop saw RDHUP, the handler did not run */
     u = start(us, NULL, &rc);
     ck_assert_int_eq(rc, PT_OK);
@@ -323,9 +331,7 @@ START_TEST(keepalive_time_limit)
     int                          rc;
 
     kconf(us)->time = 1000;
-    u = start(us, NULL, &rc);
-    c = u->peer.connection;
-    finish(u, 1, 0);
+    c = leave_idle(us, NULL);
     pt_current_msec += 1001;
     u = start(us, NULL, &rc);
     ck_assert_int_eq(rc, PT_DONE);
@@ -341,9 +347,7 @@ START_TEST(drained_when_slots_run_out)
     pt_connection_t             *c;
     int                          rc;
 
-    u = start(us, NULL, &rc);
-    c = u->peer.connection;
-    finish(u, 1, 0);
+    c = leave_idle(us, NULL);
     ck_assert_uint_eq(pt_conn_drain_idle(1), 1);
     ck_assert_int_eq(c->fd, -1);
     u = start(us, NULL, &rc);
@@ -355,14 +359,10 @@ END_TEST
 START_TEST(idle_timeout)
 {
     pt_http_upstream_srv_conf_t *us = kept(1, "2");
-    pt_http_upstream_t          *u;
     pt_connection_t             *c;
-    int                          rc;
 
     kconf(us)->timeout = 500;
-    u = start(us, NULL, &rc);
-    c = u->peer.connection;
-    finish(u, 1, 0);
+    c = leave_idle(us, NULL);
     ck_assert(c->read->timer_set);
     pt_current_msec += 501;
     pt_timer_expire();
@@ -373,13 +373,9 @@ END_TEST
 START_TEST(closed_on_graceful_stop)
 {
     pt_http_upstream_srv_conf_t *us = kept(1, "2");
-    pt_http_upstream_t          *u;
     pt_connection_t             *c;
-    int                          rc;
 
-    u = start(us, NULL, &rc);
-    c = u->peer.connection;
-    finish(u, 1, 0);
+    c = leave_idle(us, NULL);
     pt_worker_exiting = 1;
     pt_http_shutdown();
     pt_event_process_posted();

@@ -14,75 +14,32 @@
 #include "common/cycle.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "conf_helper.h"
 #include "worker/http_upstream_health.h"
 
-static char           logpath[64];
-static pt_log_t       log_;
-static pt_pool_t     *pool;
-static pt_cycle_t     cycle;
-static pt_conf_t      cf;
-static pt_conf_ctx_t  ctx;
 static void          *main_conf[1];
 static void          *loc_conf[1];
 static pt_module_t   *modules[2];
 static pt_http_upstream_health_main_conf_t *hmcf;
 
-static char *
-read_log(void)
-{
-    static char buf[8192];
-    ssize_t     n = pread(log_.fd, buf, sizeof(buf) - 1, 0);
-
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
 static void
 setup(void)
 {
-    strcpy(logpath, "/tmp/pt_match_log_XXXXXX");
-    log_.fd = mkstemp(logpath);
-    ck_assert_int_ge(log_.fd, 0);
-    log_.level = PT_LOG_DEBUG;
-    pt_log_use_stderr = 0;
-    pool = pt_pool_create(4096, &log_);
-    memset(&cycle, 0, sizeof(cycle));
-    cycle.pool = pool;
-    cycle.log = &log_;
-    cycle.modules_n = 1;
+    tc_conf_setup("match", modules, PT_CONF_HTTP);
+    tc_cycle.modules_n = 1;
     pt_http_upstream_health_module.index = 0;
     modules[0] = &pt_http_upstream_health_module;
     modules[1] = NULL;
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.main_conf = main_conf;
-    ctx.loc_conf = loc_conf;
-    memset(&cf, 0, sizeof(cf));
-    cf.cycle = &cycle;
-    cf.pool = pool;
-    cf.log = &log_;
-    cf.ctx = &ctx;
-    cf.modules = modules;
-    cf.ctx_type = PT_CONF_HTTP;
-    hmcf = pt_http_upstream_health_module.create_main_conf(&cf);
+    tc_ctx.main_conf = main_conf;
+    tc_ctx.loc_conf = loc_conf;
+    hmcf = pt_http_upstream_health_module.create_main_conf(&tc_cf);
     main_conf[0] = hmcf;
 }
 
 static void
 teardown(void)
 {
-    pt_pool_destroy(pool);
-    close(log_.fd);
-    unlink(logpath);
-}
-
-static int
-apply(const char *text)
-{
-    pt_conf_node_t *tree;
-
-    ck_assert_int_eq(pt_conf_parse_buf(&cf, "t.conf", (u_char *) text,
-                                       strlen(text), &tree), PT_OK);
-    return pt_conf_apply(&cf, tree);
+    tc_conf_teardown();
 }
 
 static pt_http_upstream_match_t *
@@ -90,7 +47,7 @@ match(const char *text)
 {
     pt_str_t name = { 1, (u_char *) "m" };
 
-    ck_assert_int_eq(apply(text), PT_OK);
+    ck_assert_int_eq(tc_apply(text), PT_OK);
     return pt_http_upstream_match_find(hmcf, &name);
 }
 
@@ -168,17 +125,17 @@ END_TEST
 
 START_TEST(errors)
 {
-    ck_assert_int_eq(apply("match m { status 99; }"), PT_ERROR);
-    ck_assert_ptr_nonnull(strstr(read_log(),
+    ck_assert_int_eq(tc_apply("match m { status 99; }"), PT_ERROR);
+    ck_assert_ptr_nonnull(strstr(tc_log_text(),
                                  "invalid parameter \"99\" in t.conf:1"));
-    ck_assert_int_eq(apply("match n {\nfoo;\n}"), PT_ERROR);
-    ck_assert_ptr_nonnull(strstr(read_log(),
+    ck_assert_int_eq(tc_apply("match n {\nfoo;\n}"), PT_ERROR);
+    ck_assert_ptr_nonnull(strstr(tc_log_text(),
                                  "unknown directive \"foo\" in t.conf:2"));
-    ck_assert_int_eq(apply("match o { body x; }"), PT_ERROR);
-    ck_assert_int_eq(apply("match p { body ~ \"(\"; }"), PT_ERROR);
-    ck_assert_ptr_nonnull(strstr(read_log(), "pcre2_compile() failed"));
-    ck_assert_int_eq(apply("match q { } match q { }"), PT_ERROR);
-    ck_assert_ptr_nonnull(strstr(read_log(), "duplicate match \"q\""));
+    ck_assert_int_eq(tc_apply("match o { body x; }"), PT_ERROR);
+    ck_assert_int_eq(tc_apply("match p { body ~ \"(\"; }"), PT_ERROR);
+    ck_assert_ptr_nonnull(strstr(tc_log_text(), "pcre2_compile() failed"));
+    ck_assert_int_eq(tc_apply("match q { } match q { }"), PT_ERROR);
+    ck_assert_ptr_nonnull(strstr(tc_log_text(), "duplicate match \"q\""));
 }
 END_TEST
 
@@ -186,8 +143,8 @@ START_TEST(health_check_params)
 {
     pt_http_upstream_health_check_t **hc;
 
-    cf.ctx_type = PT_CONF_LOCATION;
-    ck_assert_int_eq(apply("health_check interval=2s fails=3 passes=2 "
+    tc_cf.ctx_type = PT_CONF_LOCATION;
+    ck_assert_int_eq(tc_apply("health_check interval=2s fails=3 passes=2 "
                            "uri=/h port=8081 match=m;"), PT_OK);
     hc = hmcf->checks.elts;
     ck_assert_int_eq(hc[0]->interval, 2000);
@@ -196,12 +153,12 @@ START_TEST(health_check_params)
     ck_assert_uint_eq(hc[0]->port, 8081);
     ck_assert_int_eq((int) hc[0]->uri.len, 2);
     ck_assert_int_eq((int) hc[0]->match_name.len, 1);
-    ck_assert_int_eq(apply("health_check;"), PT_OK);
+    ck_assert_int_eq(tc_apply("health_check;"), PT_OK);
     ck_assert_int_eq(hc[1]->interval, 5000);
-    ck_assert_int_eq(apply("health_check fails=0;"), PT_ERROR);
-    ck_assert_ptr_nonnull(strstr(read_log(),
+    ck_assert_int_eq(tc_apply("health_check fails=0;"), PT_ERROR);
+    ck_assert_ptr_nonnull(strstr(tc_log_text(),
                                  "invalid parameter \"fails=0\" in t.conf:1"));
-    ck_assert_int_eq(apply("health_check uri=x;"), PT_ERROR);
+    ck_assert_int_eq(tc_apply("health_check uri=x;"), PT_ERROR);
 }
 END_TEST
 

@@ -23,6 +23,7 @@
 #include "common/pool.h"
 #include "common/str.h"
 #include "common/time.h"
+#include "conf_helper.h"
 #include "worker/conn.h"
 #include "worker/http_connection.h"
 #include "worker/http_core.h"
@@ -36,11 +37,6 @@
 #define NMODULES 4
 
 static char                      dir[256];
-static pt_log_t                  log_;
-static pt_pool_t                *pool;
-static pt_cycle_t                cycle;
-static pt_conf_t                 cf;
-static pt_conf_ctx_t             ctx;
 static void                     *main_conf[NMODULES];
 static void                     *srv_conf[NMODULES];
 static void                     *loc_conf[NMODULES];
@@ -72,30 +68,6 @@ static const char *used[] = {
     "1", "2", "9", NULL
 };
 
-static char *
-read_log(void)
-{
-    static char buf[16384];
-    ssize_t     n = pread(log_.fd, buf, sizeof(buf) - 1, 0);
-
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
-#define ck_log_has(s)                                                         \
-    ck_assert_msg(strstr(read_log(), (s)) != NULL, "want \"%s\" in log:\n%s", \
-                  (s), read_log())
-
-static pt_str_t
-S(const char *s)
-{
-    pt_str_t str;
-
-    str.len = strlen(s);
-    str.data = (u_char *) s;
-    return str;
-}
-
 static void
 add_header(pt_array_t *a, const char *key, const char *value, pt_uint_t hash)
 {
@@ -111,38 +83,20 @@ add_header(pt_array_t *a, const char *key, const char *value, pt_uint_t hash)
 static void
 conf_setup(void)
 {
-    char path[300];
-
+    tc_conf_setup("vars", NULL, PT_CONF_HTTP);
     strcpy(dir, "/tmp/pt_vars_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/log", dir);
-    log_.fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    log_.level = PT_LOG_DEBUG;
-    pt_log_use_stderr = 0;
-
-    pool = pt_pool_create(4096, &log_);
-    ck_assert_ptr_nonnull(pool);
-    memset(&cycle, 0, sizeof(cycle));
-    cycle.pool = pool;
-    cycle.log = &log_;
-    cycle.hostname = S("testhost");
+    tc_cycle.hostname = S("testhost");
 
     pt_http_core_module.index = 2;
-    cmcf = pt_pcalloc(pool, sizeof(*cmcf));
+    cmcf = pt_pcalloc(tc_pool, sizeof(*cmcf));
     memset(main_conf, 0, sizeof(main_conf));
     main_conf[2] = cmcf;
-    ctx.main_conf = main_conf;
-    ctx.srv_conf = srv_conf;
-    ctx.loc_conf = loc_conf;
-
-    memset(&cf, 0, sizeof(cf));
-    cf.cycle = &cycle;
-    cf.pool = pool;
-    cf.temp_pool = pool;
-    cf.log = &log_;
-    cf.ctx = &ctx;
-    cf.ctx_type = PT_CONF_HTTP;
-    ck_assert_int_eq(pt_http_variables_add_core_vars(&cf), PT_OK);
+    tc_ctx.main_conf = main_conf;
+    tc_ctx.srv_conf = srv_conf;
+    tc_ctx.loc_conf = loc_conf;
+    tc_cf.temp_pool = tc_pool;
+    ck_assert_int_eq(pt_http_variables_add_core_vars(&tc_cf), PT_OK);
 }
 
 static pt_int_t
@@ -150,27 +104,27 @@ index_of(const char *name)
 {
     pt_str_t n = S(name);
 
-    return pt_http_get_variable_index(&cf, &n);
+    return pt_http_get_variable_index(&tc_cf, &n);
 }
 
 /* A fresh request on the fake connection (r->variables zeroed). */
 static void
 new_request(void)
 {
-    r = pt_pcalloc(pool, sizeof(*r));
+    r = pt_pcalloc(tc_pool, sizeof(*r));
     ck_assert_ptr_nonnull(r);
-    r->pool = pool;
+    r->pool = tc_pool;
     r->connection = &conn;
     r->main_conf = main_conf;
     r->srv_conf = srv_conf;
     r->loc_conf = loc_conf;
     r->main = r;
-    r->variables = pt_pcalloc(pool, pt_http_variables_count(cmcf)
-                                    * sizeof(pt_http_variable_value_t));
+    r->variables = pt_pcalloc(tc_pool, pt_http_variables_count(cmcf)
+                                       * sizeof(pt_http_variable_value_t));
     ck_assert_ptr_nonnull(r->variables);
-    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, pool, 4,
+    ck_assert_int_eq(pt_array_init(&r->headers_in.headers, tc_pool, 4,
                                    sizeof(pt_table_elt_t)), PT_OK);
-    ck_assert_int_eq(pt_array_init(&r->headers_out.headers, pool, 4,
+    ck_assert_int_eq(pt_array_init(&r->headers_out.headers, tc_pool, 4,
                                    sizeof(pt_table_elt_t)), PT_OK);
     r->headers_in.content_length_n = -1;
     r->headers_out.content_length_n = -1;
@@ -197,8 +151,8 @@ setup(void)
 
     memset(&conn, 0, sizeof(conn));
     conn.fd = -1;
-    conn.log = &log_;
-    conn.pool = pool;
+    conn.log = &tc_log;
+    conn.pool = tc_pool;
     conn.sockaddr = &peer;
     sin = (struct sockaddr_in *) conn.sockaddr;
     sin->sin_family = AF_INET;
@@ -221,7 +175,7 @@ setup(void)
 static void
 init(void)
 {
-    ck_assert_int_eq(pt_http_variables_init_vars(&cf), PT_OK);
+    ck_assert_int_eq(pt_http_variables_init_vars(&tc_cf), PT_OK);
     new_request();
 }
 
@@ -230,8 +184,7 @@ teardown(void)
 {
     char cmd[300];
 
-    pt_pool_destroy(pool);
-    close(log_.fd);
+    tc_conf_teardown();
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);
 }
@@ -286,17 +239,17 @@ START_TEST(duplicate_variable)
     pt_str_t            n = S("host"), m = S("mine");
     pt_http_variable_t *a, *b;
 
-    ck_assert_ptr_null(pt_http_add_variable(&cf, &n, 0));
+    ck_assert_ptr_null(pt_http_add_variable(&tc_cf, &n, 0));
     ck_log_has("the duplicate \"host\" variable");
     /* changeable twice is one variable */
-    a = pt_http_add_variable(&cf, &m, PT_HTTP_VAR_CHANGEABLE);
-    b = pt_http_add_variable(&cf, &m, PT_HTTP_VAR_CHANGEABLE);
+    a = pt_http_add_variable(&tc_cf, &m, PT_HTTP_VAR_CHANGEABLE);
+    b = pt_http_add_variable(&tc_cf, &m, PT_HTTP_VAR_CHANGEABLE);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_eq(a, b);
     /* but not once changeable, once not */
-    ck_assert_ptr_null(pt_http_add_variable(&cf, &m, 0));
+    ck_assert_ptr_null(pt_http_add_variable(&tc_cf, &m, 0));
     n = S("args");   /* the built-in $args is changeable */
-    ck_assert_ptr_nonnull(pt_http_add_variable(&cf, &n,
+    ck_assert_ptr_nonnull(pt_http_add_variable(&tc_cf, &n,
                                                PT_HTTP_VAR_CHANGEABLE));
 }
 END_TEST
@@ -319,12 +272,12 @@ START_TEST(unknown_variable_names_first_use)
     memset(&node, 0, sizeof(node));
     node.file = "/etc/portico/site.conf";
     node.line = 12;
-    cf.node = &node;
+    tc_cf.node = &node;
     ck_assert_int_ge(index_of("nosuch"), 0);
     node.line = 30;   /* a later use is not the one reported */
     ck_assert_int_ge(index_of("nosuch"), 0);
-    cf.node = NULL;
-    ck_assert_int_eq(pt_http_variables_init_vars(&cf), PT_ERROR);
+    tc_cf.node = NULL;
+    ck_assert_int_eq(pt_http_variables_init_vars(&tc_cf), PT_ERROR);
     ck_log_has("unknown \"nosuch\" variable in /etc/portico/site.conf:12");
 }
 END_TEST
@@ -336,11 +289,11 @@ START_TEST(variable_defined_after_use)
     pt_int_t            i = index_of("late");
 
     ck_assert_int_ge(i, 0);
-    v = pt_http_add_variable(&cf, &n, 0);
+    v = pt_http_add_variable(&tc_cf, &n, 0);
     ck_assert_ptr_nonnull(v);
     v->get_handler = NULL;
     /* without a handler the name stays unknown */
-    ck_assert_int_eq(pt_http_variables_init_vars(&cf), PT_ERROR);
+    ck_assert_int_eq(pt_http_variables_init_vars(&tc_cf), PT_ERROR);
     ck_log_has("unknown \"late\" variable");
 }
 END_TEST
@@ -376,11 +329,11 @@ START_TEST(cache_and_flush)
     pt_int_t             ia, ib, ic;
     pt_http_variable_value_t *vv;
 
-    v = pt_http_add_variable(&cf, &a, 0);
+    v = pt_http_add_variable(&tc_cf, &a, 0);
     v->get_handler = get_counter;
-    v = pt_http_add_variable(&cf, &b, PT_HTTP_VAR_NOCACHEABLE);
+    v = pt_http_add_variable(&tc_cf, &b, PT_HTTP_VAR_NOCACHEABLE);
     v->get_handler = get_counter;
-    v = pt_http_add_variable(&cf, &c, 0);
+    v = pt_http_add_variable(&tc_cf, &c, 0);
     v->get_handler = get_fail;
     ia = index_of("cached_ctr");
     ib = index_of("flushed_ctr");
@@ -833,7 +786,7 @@ START_TEST(document_root_with_variables)
     pt_http_complex_value_t cv;
     pt_str_t                value = S("/srv/$host");
 
-    ck_assert_int_eq(pt_http_compile_complex_value(&cf, &value, &cv), PT_OK);
+    ck_assert_int_eq(pt_http_compile_complex_value(&tc_cf, &value, &cv), PT_OK);
     clcf.root_values = &cv;
     init();
     r->headers_in.server = S("a.example");
@@ -842,7 +795,7 @@ START_TEST(document_root_with_variables)
     /* relative: under the prefix, like the file path */
     pt_http_cycle_prefix = S("/usr/local/portico/");
     value = S("html/$host");
-    ck_assert_int_eq(pt_http_compile_complex_value(&cf, &value, &cv), PT_OK);
+    ck_assert_int_eq(pt_http_compile_complex_value(&tc_cf, &value, &cv), PT_OK);
     new_request();
     r->headers_in.server = S("b.example");
     ck_val("document_root", "/usr/local/portico/html/b.example");
@@ -859,12 +812,12 @@ START_TEST(regex_named_captures)
     pt_str_t         pat2 = S("^/x(?<USER>.)");
     pt_str_t         s;
 
-    ck_assert_int_eq(pt_http_regex_compile(&cf, &re, &pat, 0), PT_OK);
+    ck_assert_int_eq(pt_http_regex_compile(&tc_cf, &re, &pat, 0), PT_OK);
     ck_assert_uint_eq(re.ncaptures, 2);
     ck_assert_uint_eq(re.nvariables, 1);
     ck_assert_uint_eq(cmcf->ncaptures, 2);
     /* the same name in another regex is the same (changeable) variable */
-    ck_assert_int_eq(pt_http_regex_compile(&cf, &re2, &pat2, 1), PT_OK);
+    ck_assert_int_eq(pt_http_regex_compile(&tc_cf, &re2, &pat2, 1), PT_OK);
     ck_assert_uint_eq(cmcf->ncaptures, 2);
     init();
 
@@ -894,9 +847,9 @@ START_TEST(regex_errors)
     pt_http_regex_t  re;
     pt_str_t         bad = S("(abc"), dup = S("(?<host>.)");
 
-    ck_assert_int_eq(pt_http_regex_compile(&cf, &re, &bad, 0), PT_ERROR);
+    ck_assert_int_eq(pt_http_regex_compile(&tc_cf, &re, &bad, 0), PT_ERROR);
     ck_log_has("pcre2_compile() failed");
-    ck_assert_int_eq(pt_http_regex_compile(&cf, &re, &dup, 0), PT_ERROR);
+    ck_assert_int_eq(pt_http_regex_compile(&tc_cf, &re, &dup, 0), PT_ERROR);
     ck_log_has("the duplicate \"host\" variable");
 }
 END_TEST
@@ -906,7 +859,7 @@ START_TEST(regex_without_captures)
     pt_http_regex_t  re;
     pt_str_t         pat = S("\\.php$"), s = S("/index.php");
 
-    ck_assert_int_eq(pt_http_regex_compile(&cf, &re, &pat, 0), PT_OK);
+    ck_assert_int_eq(pt_http_regex_compile(&tc_cf, &re, &pat, 0), PT_OK);
     init();
     ck_assert_int_eq(pt_http_regex_exec(r, &re, &s), PT_OK);
     ck_assert_ptr_null(r->captures);
