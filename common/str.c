@@ -167,6 +167,40 @@ pt_parse_time(const pt_str_t *s, int is_sec)
 }
 
 u_char *
+pt_put_uint(u_char *p, uint64_t n, size_t width)
+{
+    u_char  tmp[20], *t = tmp + sizeof(tmp);
+    size_t  len;
+
+    do {
+        *--t = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    len = (size_t) (tmp + sizeof(tmp) - t);
+    for (; width > len && width <= sizeof(tmp); width--) {
+        *p++ = '0';
+    }
+    memcpy(p, t, len);
+    return p + len;
+}
+
+u_char *
+pt_put_hex(u_char *p, uint64_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    u_char  tmp[16], *t = tmp + sizeof(tmp);
+    size_t  len;
+
+    do {
+        *--t = (u_char) digits[n & 0xf];
+        n >>= 4;
+    } while (n != 0);
+    len = (size_t) (tmp + sizeof(tmp) - t);
+    memcpy(p, t, len);
+    return p + len;
+}
+
+u_char *
 pt_slprintf(u_char *buf, u_char *end, const char *fmt, ...)
 {
     va_list args;

@@ -42,6 +42,13 @@ ssize_t pt_parse_size(const pt_str_t *s);
  * returns milliseconds (or seconds when is_sec); PT_ERROR on junk. */
 pt_int_t pt_parse_time(const pt_str_t *s, int is_sec);
 
+/* n in decimal (at least `width` digits, zero-padded) or lower-case hex
+ * at p, which has room (20 bytes for any uint64_t); returns the end. For
+ * the per-response numbers (status, Content-Length, chunk sizes), where
+ * printf's cost showed. */
+u_char *pt_put_uint(u_char *p, uint64_t n, size_t width);
+u_char *pt_put_hex(u_char *p, uint64_t n);
+
 /* snprintf into a bounded buffer; returns a pointer past the last byte
  * written (never past end). */
 u_char *pt_slprintf(u_char *buf, u_char *end, const char *fmt, ...)

@@ -338,7 +338,8 @@ header_filter(pt_http_request_t *r)
     } else if (out->status_line.len > 0) {
         p = put(p, (char *) out->status_line.data, out->status_line.len);
     } else {
-        p += sprintf((char *) p, "%03lu ", (unsigned long) status);
+        p = pt_put_uint(p, status, 3);
+        *p++ = ' ';
     }
     p = PUT_LIT(p, "\r\n");
 
@@ -366,8 +367,9 @@ header_filter(pt_http_request_t *r)
         p = PUT_LIT(p, "\r\n");
     }
     if (out->content_length == NULL && out->content_length_n >= 0) {
-        p += sprintf((char *) p, "Content-Length: %lld\r\n",
-                     (long long) out->content_length_n);
+        p = PUT_LIT(p, "Content-Length: ");
+        p = pt_put_uint(p, (uint64_t) out->content_length_n, 0);
+        p = PUT_LIT(p, "\r\n");
     }
     if (out->last_modified == NULL && out->last_modified_time != -1) {
         p = PUT_LIT(p, "Last-Modified: ");

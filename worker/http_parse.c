@@ -543,18 +543,31 @@ name_char(pt_http_parse_t *r, u_char ch)
     return PT_OK;
 }
 
-/* A value byte other than SP/HT/CR/LF: anything but controls. */
-static int
-value_char(pt_http_parse_t *r, u_char *p)
+/* The bytes most names and values are made of, taken in runs by the loop
+ * below: letters, digits and '-' in a name (where ch | 0x20 is the lower
+ * case of each), anything visible (obs-text too) in a value. */
+static const u_char name_plain[256] = {
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['-'] = 1,
+};
+static const u_char value_plain[256] = {
+    [0x21 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
+};
+
+/* A run of plain name bytes from p: hashed and lowercased; returns where
+ * it stops (a byte to look at, or b->last). */
+static u_char *
+name_run(pt_http_parse_t *r, u_char *p, u_char *last)
 {
-    if (is_ctl(*p)) {
-        return PT_HTTP_PARSE_INVALID_HEADER;
+    u_char c;
+
+    for (; p < last && name_plain[*p]; p++) {
+        c = *p | 0x20;
+        r->header_hash = PT_HTTP_HASH(r->header_hash, c);
+        if (r->lowcase_index < PT_HTTP_LC_HEADER_LEN) {
+            r->lowcase_header[r->lowcase_index++] = c;
+        }
     }
-    if (r->header_start == NULL) {
-        r->header_start = p;
-    }
-    r->header_end = p + 1;
-    return PT_OK;
+    return p;
 }
 
 int
@@ -592,6 +605,10 @@ pt_http_parse_header_line(pt_http_parse_t *r, pt_buf_t *b)
             break;
 
         case hl_name:
+            if (name_plain[ch]) {
+                p = name_run(r, p, b->last) - 1;
+                continue;
+            }
             if (ch == ':') {
                 r->header_name_end = p;
                 state = hl_before_value;
@@ -602,6 +619,19 @@ pt_http_parse_header_line(pt_http_parse_t *r, pt_buf_t *b)
 
         case hl_before_value:
         case hl_value:
+            if (value_plain[ch]) {
+                /* a run of visible bytes: the value ends after it unless
+                 * more follow past some SP/HT */
+                if (r->header_start == NULL) {
+                    r->header_start = p;
+                }
+                while (p + 1 < b->last && value_plain[p[1]]) {
+                    p++;
+                }
+                r->header_end = p + 1;
+                state = hl_value;
+                continue;
+            }
             if (ch == ' ' || ch == '\t') {
                 continue;
             }
@@ -612,8 +642,7 @@ pt_http_parse_header_line(pt_http_parse_t *r, pt_buf_t *b)
             if (ch == LF) {
                 goto header;
             }
-            state = hl_value;
-            rc = value_char(r, p);
+            rc = PT_HTTP_PARSE_INVALID_HEADER;   /* a control byte */
             break;
 
         case hl_almost_done:

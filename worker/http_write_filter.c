@@ -162,7 +162,7 @@ pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in)
     pt_buf_t    *b, *last = NULL;
     off_t        size = 0;
     u_char      *hex;
-    int          n, rc;
+    int          rc;
 
     if (!r->chunked || in == NULL) {
         return pt_http_write_filter(r, in);
@@ -180,8 +180,9 @@ pt_http_chunked_body_filter(pt_http_request_t *r, pt_chain_t *in)
             return PT_ERROR;
         }
         hex = b->last;
-        n = sprintf((char *) hex, "%llx\r\n", (unsigned long long) size);
-        b->last += n;
+        b->last = pt_put_hex(hex, (uint64_t) size);
+        *b->last++ = '\r';
+        *b->last++ = '\n';
         if ((*tail = request_link(r, b)) == NULL) {
             return PT_ERROR;
         }

@@ -92,6 +92,34 @@ START_TEST(str_parsers)
 }
 END_TEST
 
+START_TEST(str_put_numbers)
+{
+    u_char buf[32], *p;
+
+    p = pt_put_uint(buf, 0, 0);
+    ck_assert_int_eq(p - buf, 1);
+    ck_assert_int_eq(memcmp(buf, "0", 1), 0);
+    p = pt_put_uint(buf, 7, 3);
+    ck_assert_int_eq(memcmp(buf, "007", 3), 0);
+    ck_assert_int_eq(p - buf, 3);
+    p = pt_put_uint(buf, 1234, 3);
+    ck_assert_int_eq(memcmp(buf, "1234", 4), 0);
+    ck_assert_int_eq(p - buf, 4);
+    p = pt_put_uint(buf, UINT64_MAX, 0);
+    ck_assert_int_eq(p - buf, 20);
+    ck_assert_int_eq(memcmp(buf, "18446744073709551615", 20), 0);
+    p = pt_put_hex(buf, 0);
+    ck_assert_int_eq(p - buf, 1);
+    ck_assert_int_eq(buf[0], '0');
+    p = pt_put_hex(buf, 0x1aF0);
+    ck_assert_int_eq(p - buf, 4);
+    ck_assert_int_eq(memcmp(buf, "1af0", 4), 0);
+    p = pt_put_hex(buf, UINT64_MAX);
+    ck_assert_int_eq(p - buf, 16);
+    ck_assert_int_eq(memcmp(buf, "ffffffffffffffff", 16), 0);
+}
+END_TEST
+
 Suite *
 pt_test_suite(void)
 {
@@ -101,6 +129,7 @@ pt_test_suite(void)
     tcase_add_test(tc, pool_small_large_cleanup);
     tcase_add_test(tc, array_grows);
     tcase_add_test(tc, str_parsers);
+    tcase_add_test(tc, str_put_numbers);
     suite_add_tcase(s, tc);
     return s;
 }
