@@ -448,8 +448,13 @@ pt_http_push_header(pt_pool_t *pool, pt_array_t *headers, pt_http_parse_t *p)
     if (h->lowcase_key == NULL) {
         return NULL;
     }
-    for (size_t i = 0; i < len; i++) {
-        h->lowcase_key[i] = pt_tolower(h->key.data[i]);
+    if (len <= PT_HTTP_LC_HEADER_LEN) {
+        /* the parser lowercased it on the way */
+        memcpy(h->lowcase_key, p->lowcase_header, len);
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            h->lowcase_key[i] = pt_tolower(h->key.data[i]);
+        }
     }
     h->lowcase_key[len] = '\0';
     return h;
