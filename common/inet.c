@@ -2,6 +2,7 @@
  * Address parsing and printing for listen, upstream and access rules.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/un.h>
 
 #include "inet.h"
+#include "str.h"
 
 static int
 parse_port(const u_char *p, size_t n, in_port_t *port)
@@ -148,6 +150,31 @@ pt_inet_parse_listen(const pt_str_t *text, pt_addr_t *addr, const char **err)
     return resolve_host(host, port, addr, err);
 }
 
+const char *
+pt_inet_ntop(int family, const void *addr, char *buf, socklen_t size)
+{
+    const u_char *b = addr;
+    u_char        tmp[INET_ADDRSTRLEN], *p = tmp;
+    int           i;
+
+    if (family != AF_INET) {
+        return inet_ntop(family, addr, buf, size);
+    }
+    for (i = 0; i < 4; i++) {
+        if (i > 0) {
+            *p++ = '.';
+        }
+        p = pt_put_uint(p, b[i], 0);
+    }
+    if ((size_t) (p - tmp) >= (size_t) size) {
+        errno = ENOSPC;
+        return NULL;
+    }
+    memcpy(buf, tmp, (size_t) (p - tmp));
+    buf[p - tmp] = '\0';
+    return buf;
+}
+
 size_t
 pt_inet_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
 {
@@ -158,7 +185,7 @@ pt_inet_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
     case AF_INET: {
         const struct sockaddr_in *sin = (const struct sockaddr_in *) sa;
 
-        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+        pt_inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
         n = snprintf(buf, size, "%s:%u", ip, ntohs(sin->sin_port));
         break;
     }

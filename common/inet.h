@@ -26,6 +26,10 @@ int pt_inet_parse_listen(const pt_str_t *text, pt_addr_t *addr,
 
 /* Print an address as "127.0.0.1:80", "[::1]:80" or "unix:/path" into buf
  * (at least PT_SOCKADDR_STRLEN bytes, NUL-terminated); returns its length. */
+/* inet_ntop(), with IPv4 formatted here rather than through printf (it
+ * runs for every accepted connection). */
+const char *pt_inet_ntop(int family, const void *addr, char *buf,
+                         socklen_t size);
 size_t pt_inet_text(const struct sockaddr *sa, socklen_t len, char *buf,
                     size_t size);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/cycle.h"
+#include "common/inet.h"
 #include "common/log.h"
 #include "common/pool.h"
 #include "accept.h"
@@ -263,7 +264,7 @@ peer_text(pt_connection_t *c)
         return PT_OK;
     }
 
-    if (inet_ntop(c->sockaddr->ss_family, addr, (char *) p, size) == NULL) {
+    if (pt_inet_ntop(c->sockaddr->ss_family, addr, (char *) p, size) == NULL) {
         return PT_ERROR;
     }
     c->addr_text.len = strlen((char *) p);

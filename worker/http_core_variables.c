@@ -392,13 +392,13 @@ var_remote_addr(pt_http_request_t *r, pt_http_variable_value_t *v,
     }
     /* no text made at accept: the address without the port */
     if (c->sockaddr->ss_family == AF_INET) {
-        if (inet_ntop(AF_INET, &((struct sockaddr_in *) c->sockaddr)
+        if (pt_inet_ntop(AF_INET, &((struct sockaddr_in *) c->sockaddr)
                           ->sin_addr, text, sizeof(text)) == NULL)
         {
             return PT_ERROR;
         }
     } else if (c->sockaddr->ss_family == AF_INET6) {
-        if (inet_ntop(AF_INET6, &((struct sockaddr_in6 *) c->sockaddr)
+        if (pt_inet_ntop(AF_INET6, &((struct sockaddr_in6 *) c->sockaddr)
                           ->sin6_addr, text, sizeof(text)) == NULL)
         {
             return PT_ERROR;
@@ -508,7 +508,7 @@ var_server_addr(pt_http_request_t *r, pt_http_variable_value_t *v,
                           pt_inet_text((struct sockaddr *) &ss, sizeof(ss),
                                        text, sizeof(text)));
     }
-    if (inet_ntop(ss.ss_family, addr, text, sizeof(text)) == NULL) {
+    if (pt_inet_ntop(ss.ss_family, addr, text, sizeof(text)) == NULL) {
         return PT_ERROR;
     }
     return value_copy(r, v, (u_char *) text, strlen(text));

@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/http_time.h"
+#include "common/inet.h"
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/time.h"
@@ -170,7 +171,7 @@ local_address(pt_connection_t *c, u_char *buf, size_t size)
     a = sa.ss_family == AF_INET
         ? (const void *) &((struct sockaddr_in *) &sa)->sin_addr
         : (const void *) &((struct sockaddr_in6 *) &sa)->sin6_addr;
-    if (inet_ntop(sa.ss_family, a, ip, sizeof(ip)) == NULL) {
+    if (pt_inet_ntop(sa.ss_family, a, ip, sizeof(ip)) == NULL) {
         return (size_t) snprintf((char *) buf, size, "localhost");
     }
     n = snprintf((char *) buf, size, sa.ss_family == AF_INET6 ? "[%s]" : "%s",

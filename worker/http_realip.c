@@ -398,7 +398,7 @@ set_addr(pt_http_request_t *r, const pt_addr_t *a)
     bin = a->sockaddr.ss_family == AF_INET
           ? (const void *) &((struct sockaddr_in *) &a->sockaddr)->sin_addr
           : (const void *) &((struct sockaddr_in6 *) &a->sockaddr)->sin6_addr;
-    if (inet_ntop(a->sockaddr.ss_family, bin, text, sizeof(text)) == NULL) {
+    if (pt_inet_ntop(a->sockaddr.ss_family, bin, text, sizeof(text)) == NULL) {
         return PT_HTTP_INTERNAL_SERVER_ERROR;
     }
     len = strlen(text);

@@ -353,6 +353,30 @@ START_TEST(inet_parse_print)
 }
 END_TEST
 
+START_TEST(inet_ntop_ipv4)
+{
+    const u_char a[4][4] = { {0, 0, 0, 0}, {127, 0, 0, 1},
+                             {255, 255, 255, 255}, {10, 20, 199, 9} };
+    const char  *want[4] = { "0.0.0.0", "127.0.0.1", "255.255.255.255",
+                             "10.20.199.9" };
+    char         buf[INET6_ADDRSTRLEN], small[8];
+    u_char       v6[16] = { 0 };
+    int          i;
+
+    for (i = 0; i < 4; i++) {
+        ck_assert_ptr_eq(pt_inet_ntop(AF_INET, a[i], buf, sizeof(buf)), buf);
+        ck_assert_str_eq(buf, want[i]);
+    }
+    /* too small for "127.0.0.1" and its NUL: refused as inet_ntop does */
+    ck_assert_ptr_null(pt_inet_ntop(AF_INET, a[1], small, sizeof(small)));
+    ck_assert_ptr_null(pt_inet_ntop(AF_INET, a[1], buf, 9));
+    ck_assert_ptr_eq(pt_inet_ntop(AF_INET, a[1], buf, 10), buf);
+    v6[15] = 1;
+    ck_assert_ptr_eq(pt_inet_ntop(AF_INET6, v6, buf, sizeof(buf)), buf);
+    ck_assert_str_eq(buf, "::1");
+}
+END_TEST
+
 Suite *
 pt_test_suite(void)
 {
@@ -367,6 +391,7 @@ pt_test_suite(void)
     tcase_add_test(tc, listen_errors);
     tcase_add_test(tc, core_http_values);
     tcase_add_test(tc, inet_parse_print);
+    tcase_add_test(tc, inet_ntop_ipv4);
     suite_add_tcase(s, tc);
     return s;
 }
