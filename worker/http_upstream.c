@@ -775,6 +775,10 @@ send_request(pt_proxy_ctx_t *ctx)
     if (c->write->timedout || c->read->timedout) {
         c->write->timedout = 0;
         c->read->timedout = 0;
+        if (ctx->connected) {
+            /* an early read may have named the head meanwhile */
+            ctx->action = "sending request to upstream";
+        }
         pt_log_error(PT_LOG_ERR, &ctx->log, ETIMEDOUT, "upstream timed out");
         next_upstream(ctx, PT_PROXY_FT_TIMEOUT);
         return;

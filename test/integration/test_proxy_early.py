@@ -5,10 +5,16 @@ proxy_request_buffering on (body from memory or a temp file) and off
 (streamed, with a length or chunked), and never reuses an upstream
 connection whose request was cut short."""
 
+import os
 import re
+import shutil
 import socket
+import ssl
+import tempfile
 import threading
 import time
+
+import tls_certs
 
 from origins import Origin, fixed, head_bytes, route
 from portico_harness import UNDER_NGINX, RawClient
@@ -142,6 +148,45 @@ def cut_after_head(total=100, sent=10):
                + b"y" * sent)
         return False
     return b
+
+
+def tls_origin(testcase, stats):
+    """A one-connection HTTPS origin: reads the head, answers 413, drains
+    the rest slowly until EOF; `stats` gets the body bytes it saw."""
+    d = tempfile.mkdtemp(prefix="portico-early-")
+    testcase.addCleanup(shutil.rmtree, d, True)
+    os.chmod(d, 0o755)
+    pair = tls_certs.self_signed(d, "origin.test")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pair.chain, pair.key)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    testcase.addCleanup(lsock.close)
+
+    def drain(s, got):
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                got += len(d)
+                time.sleep(0.002)
+        except (OSError, ssl.SSLError):
+            pass
+        return got
+
+    def serve():
+        raw, _ = lsock.accept()
+        raw.settimeout(20)
+        with ctx.wrap_socket(raw, server_side=True) as s:
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                buf += s.recv(65536)
+            s.sendall(b"HTTP/1.1 413 X\r\nContent-Length: 3\r\n\r\nno\n")
+            stats.append(drain(s, len(buf.partition(b"\r\n\r\n")[2])))
+    threading.Thread(target=serve, daemon=True).start()
+    return lsock.getsockname()[1]
 
 
 class Early(ProxyCase):
@@ -370,3 +415,25 @@ class Early(ProxyCase):
         up = self.upload("/on/a", b"x" * (32 * MIB))
         r = self.response(up)
         self.assertEqual((r.status, r.body), (200, b"late\n"))
+
+    # ------------------------------------------------ proxy_ssl
+
+    def test_tls_early_413(self):
+        """Over proxy_ssl: the head is read (SSL_read) while the body is
+        still being written (SSL_write), buffered and streamed."""
+        stats = {"on": [], "off": []}
+        ports = {k: tls_origin(self, v) for k, v in stats.items()}
+        self.inst = self.proxy(f"""
+    server {{
+        listen 127.0.0.1:@PORT@;
+        client_max_body_size 64m;
+        location /on/ {{ proxy_pass https://127.0.0.1:{ports["on"]}; }}
+        location /off/ {{ proxy_request_buffering off;
+                         proxy_pass https://127.0.0.1:{ports["off"]}; }}
+    }}""")
+        for k in ("on", "off"):
+            up = self.upload(f"/{k}/a", b"x" * BIG)
+            r = self.response(up)
+            self.assertEqual((r.status, r.body), (413, b"no\n"))
+            self.assertLess(wait_stats(stats[k])[0], BIG)
+        self.assertEqual(self.alarming(), [])
