@@ -190,6 +190,8 @@ struct pt_proxy_ctx_s {
     off_t                         body_mem_sent;  /* of ctx->body */
 
     int                           stream_status;  /* a body error */
+    int                           send_err;  /* errno of a failed write
+                                                whose answer is looked for */
     pt_buf_t                     *sraw;      /* streamed body: as read */
     pt_buf_t                     *sbuf;      /* streamed body: to send */
 
@@ -229,6 +231,9 @@ struct pt_proxy_ctx_s {
     pt_buf_t                     *up_buf;
 
     unsigned                      request_sent:1;
+    unsigned                      send_stopped:1;  /* the head came before
+                                                      the whole request
+                                                      went out */
     unsigned                      request_sent_any:1;  /* this try */
     unsigned                      head_parsed:1;  /* status line read */
     unsigned                      request_started:1;  /* a byte went out */

@@ -35,6 +35,7 @@
 
 static void connect_peer(pt_proxy_ctx_t *ctx);
 static void send_request(pt_proxy_ctx_t *ctx);
+static void early_read(pt_proxy_ctx_t *ctx);
 static void process_header(pt_proxy_ctx_t *ctx);
 static void next_upstream(pt_proxy_ctx_t *ctx, pt_uint_t ft);
 
@@ -126,7 +127,9 @@ stream_client_read(pt_http_request_t *r)
         pt_proxy_finalize(ctx, PT_HTTP_REQUEST_TIME_OUT);
         return;
     }
-    if (ctx->u->peer.connection != NULL && !ctx->request_sent) {
+    if (ctx->u->peer.connection != NULL && !ctx->request_sent
+        && !ctx->send_stopped)
+    {
         send_request(ctx);
     }
 }
@@ -339,7 +342,7 @@ use_connection(pt_proxy_ctx_t *ctx, pt_connection_t *c)
     c->write->log = &ctx->log;
     c->read->handler = upstream_event;
     c->write->handler = upstream_event;
-    ctx->read_handler = send_request;
+    ctx->read_handler = early_read;
     ctx->write_handler = send_request;
 }
 
@@ -462,6 +465,8 @@ connect_peer(pt_proxy_ctx_t *ctx)
     ctx->action = "connecting to upstream";
     ctx->connected = 0;
     ctx->request_sent = 0;
+    ctx->send_stopped = 0;
+    ctx->send_err = 0;
     ctx->request_started = 1;
     if (new_state(ctx) != PT_OK) {
         pt_proxy_finalize(ctx, PT_HTTP_INTERNAL_SERVER_ERROR);
@@ -703,6 +708,64 @@ write_request(pt_proxy_ctx_t *ctx, pt_connection_t *c)
     }
 }
 
+/* The origin's response head is in while the request is still going out
+ * (an early 413, or an answer after the head): the rest is not sent, and
+ * the connection is not kept (reusable() wants request_sent), as nginx. A
+ * streamed body's rest is left to the client side's lingering close. */
+static void
+stop_sending(pt_proxy_ctx_t *ctx)
+{
+    pt_connection_t *c = ctx->u->peer.connection;
+
+    ctx->send_stopped = 1;
+    ctx->write_handler = idle_handler;
+    pt_timer_del(c->write);
+    if (ctx->stream) {
+        pt_timer_del(ctx->r->connection->read);
+        ctx->r->read_event_handler = check_broken;
+    }
+}
+
+/* The upstream's read side from the connect on: connect and TLS
+ * handshake reports go to send_request; once connected, a response may
+ * come before the whole request went out. */
+static void
+early_read(pt_proxy_ctx_t *ctx)
+{
+    if (!ctx->connected) {
+        send_request(ctx);
+        return;
+    }
+    process_header(ctx);
+}
+
+/* The origin stopped taking the request (EPIPE, ECONNRESET): it may have
+ * answered first and closed without reading the rest (an early 413).
+ * That answer, if whole in the socket, is used; otherwise the write error
+ * stands. nginx 1.22 usually answers 502 here (README, differences). */
+static void
+write_failed(pt_proxy_ctx_t *ctx, int err)
+{
+    ctx->send_err = err;
+    stop_sending(ctx);
+    ctx->u->peer.connection->read->ready = 1;
+    process_header(ctx);
+}
+
+/* process_header found no whole head: after a failed write that is the
+ * end of this try, reported as the write error. */
+static int
+send_error_stands(pt_proxy_ctx_t *ctx)
+{
+    if (ctx->send_err == 0) {
+        return 0;
+    }
+    ctx->action = "sending request to upstream";
+    pt_log_error(PT_LOG_ERR, &ctx->log, ctx->send_err, "writev() failed");
+    next_upstream(ctx, PT_PROXY_FT_ERROR);
+    return 1;
+}
+
 static void
 send_request(pt_proxy_ctx_t *ctx)
 {
@@ -712,6 +775,10 @@ send_request(pt_proxy_ctx_t *ctx)
     if (c->write->timedout || c->read->timedout) {
         c->write->timedout = 0;
         c->read->timedout = 0;
+        if (ctx->connected) {
+            /* an early read may have named the head meanwhile */
+            ctx->action = "sending request to upstream";
+        }
         pt_log_error(PT_LOG_ERR, &ctx->log, ETIMEDOUT, "upstream timed out");
         next_upstream(ctx, PT_PROXY_FT_TIMEOUT);
         return;
@@ -727,6 +794,9 @@ send_request(pt_proxy_ctx_t *ctx)
     }
     if (!ctx->request_sent_any && ctx->request->pos == ctx->request->start) {
         ctx->body_mem_sent = 0;
+    }
+    if (ctx->connected) {
+        ctx->action = "sending request to upstream";
     }
     rc = write_request(ctx, c);
     if (ctx->request_sent_any && !ctx->connected) {
@@ -758,6 +828,10 @@ send_request(pt_proxy_ctx_t *ctx)
         return;
     }
     if (rc != PT_OK) {
+        if (ctx->request_sent_any && (rc == EPIPE || rc == ECONNRESET)) {
+            write_failed(ctx, rc);
+            return;
+        }
         pt_log_error(PT_LOG_ERR, &ctx->log, rc, ctx->request_sent_any
                      ? "writev() failed" : "connect() failed");
         next_upstream(ctx, PT_PROXY_FT_ERROR);
@@ -1061,6 +1135,7 @@ process_header(pt_proxy_ctx_t *ctx)
         next_upstream(ctx, PT_PROXY_FT_TIMEOUT);
         return;
     }
+    ctx->action = "reading response header from upstream";
     if (ctx->buffer == NULL || ctx->buffer->last == ctx->buffer->start) {
         if (init_head(ctx) != PT_OK) {
             pt_proxy_finalize(ctx, PT_HTTP_INTERNAL_SERVER_ERROR);
@@ -1076,6 +1151,9 @@ process_header(pt_proxy_ctx_t *ctx)
             return;
         }
         n = pt_proxy_recv(ctx, b);
+        if ((n == PT_AGAIN || n == 0) && send_error_stands(ctx)) {
+            return;
+        }
         if (n == PT_AGAIN) {
             return;
         }
@@ -1092,6 +1170,7 @@ process_header(pt_proxy_ctx_t *ctx)
         rc = parse_head(ctx);
         if (rc == PT_AGAIN) {
             if (!c->read->ready) {
+                (void) send_error_stands(ctx);
                 return;
             }
             continue;
@@ -1105,6 +1184,9 @@ process_header(pt_proxy_ctx_t *ctx)
             return;
         }
         pt_timer_del(c->read);
+        if (!ctx->request_sent && !ctx->send_stopped) {
+            stop_sending(ctx);
+        }
         head_complete(ctx);
         return;
     }
