@@ -232,6 +232,31 @@ resume_handler(pt_event_t *ev)
     }
 }
 
+/* Dotted quad of `addr` (network order) at p, which has room for 15
+ * bytes; returns the length. Every connection pays for it: glibc's
+ * inet_ntop goes through sprintf, several times the cost. */
+static size_t
+ipv4_text(const void *addr, u_char *p)
+{
+    const u_char *a = addr;
+    u_char       *start = p;
+    int           i;
+
+    for (i = 0; i < 4; i++) {
+        if (a[i] >= 100) {
+            *p++ = (u_char) ('0' + a[i] / 100);
+        }
+        if (a[i] >= 10) {
+            *p++ = (u_char) ('0' + a[i] / 10 % 10);
+        }
+        *p++ = (u_char) ('0' + a[i] % 10);
+        if (i < 3) {
+            *p++ = '.';
+        }
+    }
+    return (size_t) (p - start);
+}
+
 /* "1.2.3.4", "::1" or "unix:" into pool memory. */
 static int
 peer_text(pt_connection_t *c)
@@ -263,6 +288,11 @@ peer_text(pt_connection_t *c)
         return PT_OK;
     }
 
+    if (c->sockaddr->ss_family == AF_INET) {
+        c->addr_text.len = ipv4_text(addr, p);
+        c->addr_text.data = p;
+        return PT_OK;
+    }
     if (inet_ntop(c->sockaddr->ss_family, addr, (char *) p, size) == NULL) {
         return PT_ERROR;
     }

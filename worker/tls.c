@@ -22,6 +22,8 @@
 int pt_tls_conn_index = -1;
 
 static void tls_cleanup(void *data);
+static void clear_errors(void);
+static int set_bios(pt_tls_t *tls, int fd);
 static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len,
                         int argi, long argl, int ret, size_t *processed);
 static void handshake_handler(pt_event_t *ev);
@@ -84,6 +86,40 @@ pt_tls_error(pt_uint_t level, pt_log_t *log, int err, const char *fmt, ...)
     pt_log_error(level, log, err, "%s", msg);
 }
 
+/* Empty the error queue before an SSL call, whose SSL_get_error reads it:
+ * ERR_clear_error wipes all sixteen slots even when none is used, several
+ * times the cost of the look that finds it empty (the usual case). */
+static void
+clear_errors(void)
+{
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
+}
+
+/* One socket BIO each way: the read callback that tracks draining then
+ * runs for reads only, not for every control call of the write side
+ * (OpenSSL's SSL_set_fd shares one BIO between both). */
+static int
+set_bios(pt_tls_t *tls, int fd)
+{
+    BIO *rbio, *wbio;
+
+    rbio = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (rbio == NULL) {
+        return PT_ERROR;
+    }
+    wbio = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (wbio == NULL) {
+        BIO_free(rbio);
+        return PT_ERROR;
+    }
+    BIO_set_callback_arg(rbio, (char *) tls);
+    BIO_set_callback_ex(rbio, bio_read_cb);
+    SSL_set_bio(tls->ssl, rbio, wbio);    /* the SSL owns both now */
+    return PT_OK;
+}
+
 int
 pt_tls_create(pt_connection_t *c, SSL_CTX *ctx, int server,
               size_t buffer_size)
@@ -108,15 +144,13 @@ pt_tls_create(pt_connection_t *c, SSL_CTX *ctx, int server,
     cln->handler = tls_cleanup;
     cln->data = tls;
 
-    if (SSL_set_fd(tls->ssl, c->fd) != 1
+    if (set_bios(tls, c->fd) != PT_OK
         || SSL_set_ex_data(tls->ssl, pt_tls_conn_index, c) != 1)
     {
         pt_tls_error(PT_LOG_ALERT, c->log, 0, "SSL_set_fd() failed");
         return PT_ERROR;
     }
     SSL_set_read_ahead(tls->ssl, 1);
-    BIO_set_callback_arg(SSL_get_rbio(tls->ssl), (char *) tls);
-    BIO_set_callback_ex(SSL_get_rbio(tls->ssl), bio_read_cb);
     if (server) {
         SSL_set_accept_state(tls->ssl);
     } else {
@@ -263,7 +297,7 @@ pt_tls_handshake(pt_connection_t *c, pt_tls_handshake_pt done)
     int       n, err;
 
     tls->handshaked = done;
-    ERR_clear_error();
+    clear_errors();
     errno = 0;
     n = SSL_do_handshake(tls->ssl);
     if (n == 1) {
@@ -326,7 +360,7 @@ pt_tls_recv(pt_connection_t *c, u_char *buf, size_t size)
     /* read until the buffer is full or the socket is drained: with
      * edge-triggered epoll a record left in the socket brings no report */
     while (size > 0) {
-        ERR_clear_error();
+        clear_errors();
         errno = 0;
         n = SSL_read(tls->ssl, buf, (int) pt_min(size, (size_t) INT_MAX));
         if (n > 0) {
@@ -423,7 +457,7 @@ write_once(pt_connection_t *c, const u_char *buf, size_t size)
     pt_event_t *wev = c->write;
     int         n, err;
 
-    ERR_clear_error();
+    clear_errors();
     errno = 0;
     n = SSL_write(tls->ssl, buf, (int) pt_min(size, (size_t) INT_MAX));
     if (n > 0) {
@@ -462,19 +496,29 @@ pt_tls_send(pt_connection_t *c, const u_char *buf, size_t size)
     return write_once(c, buf, size);
 }
 
-static int
-ensure_buf(pt_connection_t *c)
+/* The coalescing buffer: SSL_write has encrypted what it takes before it
+ * returns, and a retry presents the same bytes again, so the copy need not
+ * outlive the call. A worker is one thread: one static buffer serves every
+ * connection whose ssl_buffer_size fits, which then costs no allocation per
+ * response; a larger size gets a buffer of its own from c->pool. */
+static u_char  shared_buf[PT_TLS_DEFAULT_BUFFER];
+
+static u_char *
+coalescing_buf(pt_connection_t *c)
 {
     pt_tls_t *tls = c->tls;
 
+    if (tls->buf_size <= sizeof(shared_buf)) {
+        return shared_buf;
+    }
     if (tls->buf == NULL) {
         tls->buf = pt_pnalloc(c->pool, tls->buf_size);
         if (tls->buf == NULL) {
             c->write->error = 1;
-            return PT_ERROR;
+            return NULL;
         }
     }
-    return PT_OK;
+    return tls->buf;
 }
 
 /* Copy up to `room` bytes of iov, skipping the first `skip`, into dst.
@@ -515,18 +559,20 @@ pt_tls_writev(pt_connection_t *c, const struct iovec *iov, int iovcnt)
 {
     pt_tls_t     *tls = c->tls;
     const u_char *direct;
+    u_char       *buf;
     size_t        len, total = 0;
     ssize_t       n;
 
-    if (ensure_buf(c) != PT_OK) {
+    buf = coalescing_buf(c);
+    if (buf == NULL) {
         return PT_ERROR;
     }
     for (;;) {
-        len = gather(iov, iovcnt, total, tls->buf, tls->buf_size, &direct);
+        len = gather(iov, iovcnt, total, buf, tls->buf_size, &direct);
         if (len == 0) {
             return (ssize_t) total;
         }
-        n = write_once(c, direct != NULL ? direct : tls->buf, len);
+        n = write_once(c, direct != NULL ? direct : buf, len);
         if (n < 0) {
             return total ? (ssize_t) total : n;
         }
@@ -555,15 +601,17 @@ ssize_t
 pt_tls_sendfile(pt_connection_t *c, int fd, off_t *offset, size_t size)
 {
     pt_tls_t *tls = c->tls;
+    u_char   *buf;
     size_t    total = 0;
     ssize_t   n, w;
 
-    if (ensure_buf(c) != PT_OK) {
+    buf = coalescing_buf(c);
+    if (buf == NULL) {
         return PT_ERROR;
     }
     while (size > 0) {
         do {
-            n = pread(fd, tls->buf, pt_min(size, tls->buf_size), *offset);
+            n = pread(fd, buf, pt_min(size, tls->buf_size), *offset);
         } while (n == -1 && errno == EINTR);
         if (n == -1) {
             pt_log_error(PT_LOG_CRIT, c->log, errno, "pread() failed");
@@ -573,7 +621,7 @@ pt_tls_sendfile(pt_connection_t *c, int fd, off_t *offset, size_t size)
         if (n == 0) {
             break;    /* the file was truncated: the caller finds out */
         }
-        w = write_once(c, tls->buf, (size_t) n);
+        w = write_once(c, buf, (size_t) n);
         if (w < 0) {
             return total ? (ssize_t) total : w;
         }

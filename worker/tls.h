@@ -22,7 +22,9 @@ typedef void (*pt_tls_handshake_pt)(pt_connection_t *c, int rc);
 struct pt_tls_s {
     SSL                 *ssl;
     pt_connection_t     *connection;
-    u_char              *buf;          /* writev/sendfile coalescing */
+    u_char              *buf;          /* writev/sendfile coalescing when
+                                          buf_size exceeds the worker's
+                                          shared 16k buffer (tls.c) */
     size_t               buf_size;     /* ssl_buffer_size */
     pt_tls_handshake_pt  handshaked;
     /* while a read waits for the socket to take a write (or the other way
