@@ -135,7 +135,7 @@ pt_tls_create(pt_connection_t *c, SSL_CTX *ctx, int server,
     tls->connection = c;
     tls->buf_size = buffer_size ? buffer_size : PT_TLS_DEFAULT_BUFFER;
 
-    ERR_clear_error();
+    clear_errors();
     tls->ssl = SSL_new(ctx);
     if (tls->ssl == NULL) {
         pt_tls_error(PT_LOG_ALERT, c->log, 0, "SSL_new() failed");
@@ -191,10 +191,10 @@ tls_cleanup(void *data)
         /* one try: a peer that does not read gets no second chance,
          * and its close_notify is not awaited (as nginx) */
         SSL_set_shutdown(tls->ssl, SSL_RECEIVED_SHUTDOWN);
-        ERR_clear_error();
+        clear_errors();
         n = SSL_shutdown(tls->ssl);
         (void) n;
-        ERR_clear_error();
+        clear_errors();
     }
     SSL_free(tls->ssl);
     tls->ssl = NULL;

@@ -98,8 +98,8 @@ class Access(PorticoTestCase):
                 self.assertEqual(got, want, f"{path} from {host}")
 
     def forbidden_lines(self, inst):
-        return len(re.findall(r"\[error\] \d+#\d+: " + FORBIDDEN + CONTEXT,
-                              inst.log()))
+        return len(re.findall(r"\[error\] \d+#\d+: (?:\*\d+ )?"
+                              + FORBIDDEN + CONTEXT, inst.log()))
 
     def test_deny_all_gives_the_403_page_and_logs(self):
         inst = self.serve("location /d { deny all; }")
@@ -107,7 +107,7 @@ class Access(PorticoTestCase):
         code, body = status(inst.port, "/d")
         self.assertEqual(code, 403)
         self.assertIn("<title>403 Forbidden</title>", body)
-        inst.wait_log(r"\[error\] \d+#\d+: " + FORBIDDEN + CONTEXT,
+        inst.wait_log(r"\[error\] \d+#\d+: (?:\*\d+ )?" + FORBIDDEN + CONTEXT,
                       since=mark)
 
     def test_first_match_wins(self):

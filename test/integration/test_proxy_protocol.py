@@ -262,7 +262,7 @@ class ProxyProtocol(PorticoTestCase):
             c.send(data)
             self.assertTrue(c.closed(), f"{data!r}: answered {c.buf!r}")
         # a broken header is logged raw, line ends and all
-        self.inst.wait_log(r"\[error\] \d+#\d+: " + pattern
+        self.inst.wait_log(r"\[error\] \d+#\d+: (?:\*\d+ )?" + pattern
                            + r"[\s\S]*? while reading PROXY protocol, "
                            r"client: 127\.0\.0\.1", since=mark)
 
