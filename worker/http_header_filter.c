@@ -230,6 +230,20 @@ put(u_char *p, const char *s, size_t n)
     return p + n;
 }
 
+/* Decimal `v` at p: every response with a length pays for this, and
+ * sprintf costs several times as much. */
+static u_char *
+put_uint(u_char *p, unsigned long long v)
+{
+    u_char  tmp[20], *t = tmp + sizeof(tmp);
+
+    do {
+        *--t = (u_char) ('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return put(p, (const char *) t, (size_t) (tmp + sizeof(tmp) - t));
+}
+
 #define PUT_LIT(p, s) put(p, s, sizeof(s) - 1)
 
 static int
@@ -366,8 +380,9 @@ header_filter(pt_http_request_t *r)
         p = PUT_LIT(p, "\r\n");
     }
     if (out->content_length == NULL && out->content_length_n >= 0) {
-        p += sprintf((char *) p, "Content-Length: %lld\r\n",
-                     (long long) out->content_length_n);
+        p = PUT_LIT(p, "Content-Length: ");
+        p = put_uint(p, (unsigned long long) out->content_length_n);
+        p = PUT_LIT(p, "\r\n");
     }
     if (out->last_modified == NULL && out->last_modified_time != -1) {
         p = PUT_LIT(p, "Last-Modified: ");
