@@ -24,11 +24,47 @@ int pt_tls_conn_index = -1;
 static void tls_cleanup(void *data);
 static void clear_errors(void);
 static int set_bios(pt_tls_t *tls, int fd);
-static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len,
-                        int argi, long argl, int ret, size_t *processed);
+static int bio_read(BIO *b, char *buf, int len);
 static void handshake_handler(pt_event_t *ev);
 static void write_for_read_handler(pt_event_t *wev);
 static void read_for_write_handler(pt_event_t *rev);
+
+/* The read side's BIO: OpenSSL's socket BIO with its read wrapped, so
+ * that a short read is seen (a BIO callback would see it too, but runs
+ * for every control call as well). Made once per process, never freed. */
+static BIO_METHOD *read_method;
+static int (*sock_read)(BIO *b, char *buf, int len);
+
+static int
+read_method_init(void)
+{
+    const BIO_METHOD *sock = BIO_s_socket();
+    BIO_METHOD       *m;
+    int               index;
+
+    index = BIO_get_new_index();
+    sock_read = BIO_meth_get_read(sock);
+    if (index == -1 || sock_read == NULL) {
+        return PT_ERROR;
+    }
+    m = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                     "portico socket");
+    if (m == NULL) {
+        return PT_ERROR;
+    }
+    if (BIO_meth_set_read(m, bio_read) != 1
+        || BIO_meth_set_write(m, BIO_meth_get_write(sock)) != 1
+        || BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) != 1
+        || BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) != 1
+        || BIO_meth_set_create(m, BIO_meth_get_create(sock)) != 1
+        || BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock)) != 1)
+    {
+        BIO_meth_free(m);
+        return PT_ERROR;
+    }
+    read_method = m;
+    return PT_OK;
+}
 
 int
 pt_tls_init(pt_log_t *log)
@@ -39,6 +75,10 @@ pt_tls_init(pt_log_t *log)
     pt_tls_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     if (pt_tls_conn_index == -1) {
         pt_tls_error(PT_LOG_EMERG, log, 0, "SSL_get_ex_new_index() failed");
+        return PT_ERROR;
+    }
+    if (read_method_init() != PT_OK) {
+        pt_tls_error(PT_LOG_EMERG, log, 0, "BIO_meth_new() failed");
         return PT_ERROR;
     }
     return PT_OK;
@@ -97,25 +137,26 @@ clear_errors(void)
     }
 }
 
-/* One socket BIO each way: the read callback that tracks draining then
- * runs for reads only, not for every control call of the write side
- * (OpenSSL's SSL_set_fd shares one BIO between both). */
+/* A socket BIO each way: reads through bio_read, which tracks draining
+ * (OpenSSL's SSL_set_fd would share one plain socket BIO). */
 static int
 set_bios(pt_tls_t *tls, int fd)
 {
     BIO *rbio, *wbio;
 
-    rbio = BIO_new_socket(fd, BIO_NOCLOSE);
+    rbio = BIO_new(read_method);
     if (rbio == NULL) {
         return PT_ERROR;
     }
+    BIO_set_fd(rbio, fd, BIO_NOCLOSE);
     wbio = BIO_new_socket(fd, BIO_NOCLOSE);
     if (wbio == NULL) {
         BIO_free(rbio);
         return PT_ERROR;
     }
+    /* the argument of a callback that is never set: the BIO's one free
+     * pointer (the socket methods use the data pointer) */
     BIO_set_callback_arg(rbio, (char *) tls);
-    BIO_set_callback_ex(rbio, bio_read_cb);
     SSL_set_bio(tls->ssl, rbio, wbio);    /* the SSL owns both now */
     return PT_OK;
 }
@@ -160,20 +201,31 @@ pt_tls_create(pt_connection_t *c, SSL_CTX *ctx, int server,
     return PT_OK;
 }
 
-/* The socket BIO's read results: OpenSSL reads ahead (whole buffers, not
- * record by record), so a short read means the socket is drained, and
- * pt_tls_recv can stop without the read that would only say EAGAIN. */
-static long
-bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
-            long argl, int ret, size_t *processed)
+/* Reads of the SSL object. OpenSSL reads ahead (whole buffers, not
+ * record by record), so a short read means the socket is drained: then
+ * pt_tls_recv stops without the read that would only say EAGAIN, and in
+ * the rest of a handshake step (after the client's flight, OpenSSL tries
+ * for the next one at once), or after the handshake until the read event
+ * is ready again, the read is not made at all: data that comes after a
+ * short read brings an epoll report, and what that report starts reads
+ * for real. */
+static int
+bio_read(BIO *b, char *buf, int len)
 {
-    pt_tls_t *tls;
+    pt_tls_t *tls = (pt_tls_t *) BIO_get_callback_arg(b);
+    int       n;
 
-    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
-        tls = (pt_tls_t *) BIO_get_callback_arg(b);
-        tls->drained = ret <= 0 || processed == NULL || *processed < len;
+    if (tls->skip_read) {
+        BIO_clear_retry_flags(b);
+        BIO_set_retry_read(b);
+        return -1;
     }
-    return ret;
+    n = sock_read(b, buf, len);
+    tls->drained = n < len;
+    if (tls->drained && !tls->done) {
+        tls->skip_read = 1;
+    }
+    return n;
 }
 
 /* Pool cleanup: close_notify unless the connection failed, then free. The
@@ -297,17 +349,25 @@ pt_tls_handshake(pt_connection_t *c, pt_tls_handshake_pt done)
     int       n, err;
 
     tls->handshaked = done;
+    tls->skip_read = 0;
     clear_errors();
     errno = 0;
     n = SSL_do_handshake(tls->ssl);
     if (n == 1) {
         tls->done = 1;
+        /* the client's last flight drained the socket: its request, if
+         * not read with it, comes with a report of its own */
+        tls->skip_read = tls->drained;
+        if (tls->drained) {
+            c->read->ready = 0;
+        }
         set_io(c);
         return PT_OK;
     }
 
     err = SSL_get_error(tls->ssl, n);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        tls->wants_write = err == SSL_ERROR_WANT_WRITE;
         if (err == SSL_ERROR_WANT_READ) {
             c->read->ready = 0;
         } else {
@@ -343,6 +403,11 @@ handshake_handler(pt_event_t *ev)
         tls->handshaked(c, PT_ERROR);
         return;
     }
+    if (ev->write && !tls->wants_write) {
+        /* the socket takes writes (as it said at registration), but the
+         * handshake waits for the peer: a step now would only read EAGAIN */
+        return;
+    }
     rc = pt_tls_handshake(c, tls->handshaked);
     if (rc != PT_AGAIN) {
         tls->handshaked(c, rc);
@@ -357,6 +422,9 @@ pt_tls_recv(pt_connection_t *c, u_char *buf, size_t size)
     ssize_t     total = 0;
     int         n, err;
 
+    if (rev->ready) {
+        tls->skip_read = 0;    /* a report came since the handshake */
+    }
     /* read until the buffer is full or the socket is drained: with
      * edge-triggered epoll a record left in the socket brings no report */
     while (size > 0) {

@@ -42,6 +42,12 @@ struct pt_tls_s {
                                               (ssl_reject_handshake) */
     unsigned             drained:1;        /* the last socket read was
                                               short: nothing left there */
+    unsigned             skip_read:1;      /* drained in this handshake
+                                              step (or by its last one):
+                                              no read till the next report */
+    unsigned             wants_write:1;    /* the handshake waits for the
+                                              socket to take a write (not
+                                              for the peer's data) */
 };
 
 /* ex_data index of SSL objects that points back to the connection. */
