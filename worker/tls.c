@@ -354,12 +354,14 @@ pt_tls_handshake(pt_connection_t *c, pt_tls_handshake_pt done)
     errno = 0;
     n = SSL_do_handshake(tls->ssl);
     if (n == 1) {
-        tls->done = 1;
-        /* the client's last flight drained the socket: its request, if
-         * not read with it, comes with a report of its own */
-        tls->skip_read = tls->drained;
-        if (tls->drained) {
-            c->read->ready = 0;
+        if (!tls->done) {
+            tls->done = 1;
+            /* the peer's last flight drained the socket: what it sends
+             * next, if not read with it, comes with a report of its own */
+            tls->skip_read = tls->drained;
+            if (tls->drained) {
+                c->read->ready = 0;
+            }
         }
         set_io(c);
         return PT_OK;
