@@ -158,8 +158,14 @@ pt_http_init_connection(pt_connection_t *c)
     pt_conn_reusable(c, 1);
 
     /* the first bytes may be here already (deferred accept, or a fast
-     * client): epoll reports them too, but trying now saves a wait */
-    c->read->handler(c->read);
+     * client): epoll reports them too, but trying now saves a wait. Not
+     * for a TLS handshake: its first wait is never saved (the write
+     * readiness reported at registration wakes the loop anyway, and the
+     * client's second flight is awaited after it), so a try before the
+     * ClientHello is there is only a wasted recv */
+    if (!hc->addr->ssl || hc->addr->proxy_protocol) {
+        c->read->handler(c->read);
+    }
 }
 
 /* Release the head buffer of an idle connection: an idle keep-alive

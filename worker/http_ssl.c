@@ -824,6 +824,16 @@ set_tickets(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
 
     if (!sscf->session_tickets) {
         SSL_CTX_set_options(sscf->ctx, SSL_OP_NO_TICKET);
+        /* TLS 1.3 would still send two stateful tickets, which name a
+         * session kept nowhere when there is no cache: no client could
+         * resume with them, and each costs a record and a write */
+        if (sscf->shm_zone == NULL
+            && (sscf->builtin_session_cache == PT_SSL_SCACHE_OFF
+                || sscf->builtin_session_cache == PT_SSL_SCACHE_NONE)
+            && SSL_CTX_set_num_tickets(sscf->ctx, 0) != 1)
+        {
+            return PT_ERROR;
+        }
         return PT_OK;
     }
     if (sscf->ticket_key_files == NULL) {
@@ -968,9 +978,12 @@ build_ctx(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf,
 
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
                              | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* no auto chain: only what ssl_certificate holds is sent, as nginx
+     * does, and no chain is built from the trusted store per handshake */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                           | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
-                          | SSL_MODE_RELEASE_BUFFERS);
+                          | SSL_MODE_RELEASE_BUFFERS
+                          | SSL_MODE_NO_AUTO_CHAIN);
     SSL_CTX_set_default_passwd_cb(ctx, pt_http_ssl_password_cb);
     pt_http_ssl_set_protocols(ctx, sscf->protocols);
     if (sscf->prefer_server_ciphers) {

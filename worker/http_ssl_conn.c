@@ -139,6 +139,9 @@ switch_ctx(SSL *ssl, SSL_CTX *ctx)
     SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(ctx));
     SSL_clear_options(ssl, SSL_get_options(ssl) & ~SSL_CTX_get_options(ctx));
     SSL_set_options(ssl, SSL_CTX_get_options(ctx));
+    /* the count was copied from the first context (none when that server
+     * keeps no sessions) */
+    (void) SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(ctx));
 }
 
 int

@@ -22,11 +22,49 @@
 int pt_tls_conn_index = -1;
 
 static void tls_cleanup(void *data);
-static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len,
-                        int argi, long argl, int ret, size_t *processed);
+static void clear_errors(void);
+static int set_bios(pt_tls_t *tls, int fd);
+static int bio_read(BIO *b, char *buf, int len);
 static void handshake_handler(pt_event_t *ev);
 static void write_for_read_handler(pt_event_t *wev);
 static void read_for_write_handler(pt_event_t *rev);
+
+/* The read side's BIO: OpenSSL's socket BIO with its read wrapped, so
+ * that a short read is seen (a BIO callback would see it too, but runs
+ * for every control call as well). Made once per process, never freed. */
+static BIO_METHOD *read_method;
+static int (*sock_read)(BIO *b, char *buf, int len);
+
+static int
+read_method_init(void)
+{
+    const BIO_METHOD *sock = BIO_s_socket();
+    BIO_METHOD       *m;
+    int               index;
+
+    index = BIO_get_new_index();
+    sock_read = BIO_meth_get_read(sock);
+    if (index == -1 || sock_read == NULL) {
+        return PT_ERROR;
+    }
+    m = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                     "portico socket");
+    if (m == NULL) {
+        return PT_ERROR;
+    }
+    if (BIO_meth_set_read(m, bio_read) != 1
+        || BIO_meth_set_write(m, BIO_meth_get_write(sock)) != 1
+        || BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) != 1
+        || BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) != 1
+        || BIO_meth_set_create(m, BIO_meth_get_create(sock)) != 1
+        || BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock)) != 1)
+    {
+        BIO_meth_free(m);
+        return PT_ERROR;
+    }
+    read_method = m;
+    return PT_OK;
+}
 
 int
 pt_tls_init(pt_log_t *log)
@@ -37,6 +75,10 @@ pt_tls_init(pt_log_t *log)
     pt_tls_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     if (pt_tls_conn_index == -1) {
         pt_tls_error(PT_LOG_EMERG, log, 0, "SSL_get_ex_new_index() failed");
+        return PT_ERROR;
+    }
+    if (read_method_init() != PT_OK) {
+        pt_tls_error(PT_LOG_EMERG, log, 0, "BIO_meth_new() failed");
         return PT_ERROR;
     }
     return PT_OK;
@@ -84,6 +126,41 @@ pt_tls_error(pt_uint_t level, pt_log_t *log, int err, const char *fmt, ...)
     pt_log_error(level, log, err, "%s", msg);
 }
 
+/* Empty the error queue before an SSL call, whose SSL_get_error reads it:
+ * ERR_clear_error wipes all sixteen slots even when none is used, several
+ * times the cost of the look that finds it empty (the usual case). */
+static void
+clear_errors(void)
+{
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
+}
+
+/* A socket BIO each way: reads through bio_read, which tracks draining
+ * (OpenSSL's SSL_set_fd would share one plain socket BIO). */
+static int
+set_bios(pt_tls_t *tls, int fd)
+{
+    BIO *rbio, *wbio;
+
+    rbio = BIO_new(read_method);
+    if (rbio == NULL) {
+        return PT_ERROR;
+    }
+    BIO_set_fd(rbio, fd, BIO_NOCLOSE);
+    wbio = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (wbio == NULL) {
+        BIO_free(rbio);
+        return PT_ERROR;
+    }
+    /* the argument of a callback that is never set: the BIO's one free
+     * pointer (the socket methods use the data pointer) */
+    BIO_set_callback_arg(rbio, (char *) tls);
+    SSL_set_bio(tls->ssl, rbio, wbio);    /* the SSL owns both now */
+    return PT_OK;
+}
+
 int
 pt_tls_create(pt_connection_t *c, SSL_CTX *ctx, int server,
               size_t buffer_size)
@@ -99,7 +176,7 @@ pt_tls_create(pt_connection_t *c, SSL_CTX *ctx, int server,
     tls->connection = c;
     tls->buf_size = buffer_size ? buffer_size : PT_TLS_DEFAULT_BUFFER;
 
-    ERR_clear_error();
+    clear_errors();
     tls->ssl = SSL_new(ctx);
     if (tls->ssl == NULL) {
         pt_tls_error(PT_LOG_ALERT, c->log, 0, "SSL_new() failed");
@@ -108,15 +185,13 @@ pt_tls_create(pt_connection_t *c, SSL_CTX *ctx, int server,
     cln->handler = tls_cleanup;
     cln->data = tls;
 
-    if (SSL_set_fd(tls->ssl, c->fd) != 1
+    if (set_bios(tls, c->fd) != PT_OK
         || SSL_set_ex_data(tls->ssl, pt_tls_conn_index, c) != 1)
     {
         pt_tls_error(PT_LOG_ALERT, c->log, 0, "SSL_set_fd() failed");
         return PT_ERROR;
     }
     SSL_set_read_ahead(tls->ssl, 1);
-    BIO_set_callback_arg(SSL_get_rbio(tls->ssl), (char *) tls);
-    BIO_set_callback_ex(SSL_get_rbio(tls->ssl), bio_read_cb);
     if (server) {
         SSL_set_accept_state(tls->ssl);
     } else {
@@ -126,20 +201,31 @@ pt_tls_create(pt_connection_t *c, SSL_CTX *ctx, int server,
     return PT_OK;
 }
 
-/* The socket BIO's read results: OpenSSL reads ahead (whole buffers, not
- * record by record), so a short read means the socket is drained, and
- * pt_tls_recv can stop without the read that would only say EAGAIN. */
-static long
-bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
-            long argl, int ret, size_t *processed)
+/* Reads of the SSL object. OpenSSL reads ahead (whole buffers, not
+ * record by record), so a short read means the socket is drained: then
+ * pt_tls_recv stops without the read that would only say EAGAIN, and in
+ * the rest of a handshake step (after the client's flight, OpenSSL tries
+ * for the next one at once), or after the handshake until the read event
+ * is ready again, the read is not made at all: data that comes after a
+ * short read brings an epoll report, and what that report starts reads
+ * for real. */
+static int
+bio_read(BIO *b, char *buf, int len)
 {
-    pt_tls_t *tls;
+    pt_tls_t *tls = (pt_tls_t *) BIO_get_callback_arg(b);
+    int       n;
 
-    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
-        tls = (pt_tls_t *) BIO_get_callback_arg(b);
-        tls->drained = ret <= 0 || processed == NULL || *processed < len;
+    if (tls->skip_read) {
+        BIO_clear_retry_flags(b);
+        BIO_set_retry_read(b);
+        return -1;
     }
-    return ret;
+    n = sock_read(b, buf, len);
+    tls->drained = n < len;
+    if (tls->drained && !tls->done) {
+        tls->skip_read = 1;
+    }
+    return n;
 }
 
 /* Pool cleanup: close_notify unless the connection failed, then free. The
@@ -157,10 +243,10 @@ tls_cleanup(void *data)
         /* one try: a peer that does not read gets no second chance,
          * and its close_notify is not awaited (as nginx) */
         SSL_set_shutdown(tls->ssl, SSL_RECEIVED_SHUTDOWN);
-        ERR_clear_error();
+        clear_errors();
         n = SSL_shutdown(tls->ssl);
         (void) n;
-        ERR_clear_error();
+        clear_errors();
     }
     SSL_free(tls->ssl);
     tls->ssl = NULL;
@@ -263,17 +349,27 @@ pt_tls_handshake(pt_connection_t *c, pt_tls_handshake_pt done)
     int       n, err;
 
     tls->handshaked = done;
-    ERR_clear_error();
+    tls->skip_read = 0;
+    clear_errors();
     errno = 0;
     n = SSL_do_handshake(tls->ssl);
     if (n == 1) {
-        tls->done = 1;
+        if (!tls->done) {
+            tls->done = 1;
+            /* the peer's last flight drained the socket: what it sends
+             * next, if not read with it, comes with a report of its own */
+            tls->skip_read = tls->drained;
+            if (tls->drained) {
+                c->read->ready = 0;
+            }
+        }
         set_io(c);
         return PT_OK;
     }
 
     err = SSL_get_error(tls->ssl, n);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        tls->wants_write = err == SSL_ERROR_WANT_WRITE;
         if (err == SSL_ERROR_WANT_READ) {
             c->read->ready = 0;
         } else {
@@ -309,6 +405,11 @@ handshake_handler(pt_event_t *ev)
         tls->handshaked(c, PT_ERROR);
         return;
     }
+    if (ev->write && !tls->wants_write) {
+        /* the socket takes writes (as it said at registration), but the
+         * handshake waits for the peer: a step now would only read EAGAIN */
+        return;
+    }
     rc = pt_tls_handshake(c, tls->handshaked);
     if (rc != PT_AGAIN) {
         tls->handshaked(c, rc);
@@ -323,10 +424,13 @@ pt_tls_recv(pt_connection_t *c, u_char *buf, size_t size)
     ssize_t     total = 0;
     int         n, err;
 
+    if (rev->ready) {
+        tls->skip_read = 0;    /* a report came since the handshake */
+    }
     /* read until the buffer is full or the socket is drained: with
      * edge-triggered epoll a record left in the socket brings no report */
     while (size > 0) {
-        ERR_clear_error();
+        clear_errors();
         errno = 0;
         n = SSL_read(tls->ssl, buf, (int) pt_min(size, (size_t) INT_MAX));
         if (n > 0) {
@@ -423,7 +527,7 @@ write_once(pt_connection_t *c, const u_char *buf, size_t size)
     pt_event_t *wev = c->write;
     int         n, err;
 
-    ERR_clear_error();
+    clear_errors();
     errno = 0;
     n = SSL_write(tls->ssl, buf, (int) pt_min(size, (size_t) INT_MAX));
     if (n > 0) {
@@ -462,19 +566,29 @@ pt_tls_send(pt_connection_t *c, const u_char *buf, size_t size)
     return write_once(c, buf, size);
 }
 
-static int
-ensure_buf(pt_connection_t *c)
+/* The coalescing buffer: SSL_write has encrypted what it takes before it
+ * returns, and a retry presents the same bytes again, so the copy need not
+ * outlive the call. A worker is one thread: one static buffer serves every
+ * connection whose ssl_buffer_size fits, which then costs no allocation per
+ * response; a larger size gets a buffer of its own from c->pool. */
+static u_char  shared_buf[PT_TLS_DEFAULT_BUFFER];
+
+static u_char *
+coalescing_buf(pt_connection_t *c)
 {
     pt_tls_t *tls = c->tls;
 
+    if (tls->buf_size <= sizeof(shared_buf)) {
+        return shared_buf;
+    }
     if (tls->buf == NULL) {
         tls->buf = pt_pnalloc(c->pool, tls->buf_size);
         if (tls->buf == NULL) {
             c->write->error = 1;
-            return PT_ERROR;
+            return NULL;
         }
     }
-    return PT_OK;
+    return tls->buf;
 }
 
 /* Copy up to `room` bytes of iov, skipping the first `skip`, into dst.
@@ -515,18 +629,20 @@ pt_tls_writev(pt_connection_t *c, const struct iovec *iov, int iovcnt)
 {
     pt_tls_t     *tls = c->tls;
     const u_char *direct;
+    u_char       *buf;
     size_t        len, total = 0;
     ssize_t       n;
 
-    if (ensure_buf(c) != PT_OK) {
+    buf = coalescing_buf(c);
+    if (buf == NULL) {
         return PT_ERROR;
     }
     for (;;) {
-        len = gather(iov, iovcnt, total, tls->buf, tls->buf_size, &direct);
+        len = gather(iov, iovcnt, total, buf, tls->buf_size, &direct);
         if (len == 0) {
             return (ssize_t) total;
         }
-        n = write_once(c, direct != NULL ? direct : tls->buf, len);
+        n = write_once(c, direct != NULL ? direct : buf, len);
         if (n < 0) {
             return total ? (ssize_t) total : n;
         }
@@ -555,15 +671,17 @@ ssize_t
 pt_tls_sendfile(pt_connection_t *c, int fd, off_t *offset, size_t size)
 {
     pt_tls_t *tls = c->tls;
+    u_char   *buf;
     size_t    total = 0;
     ssize_t   n, w;
 
-    if (ensure_buf(c) != PT_OK) {
+    buf = coalescing_buf(c);
+    if (buf == NULL) {
         return PT_ERROR;
     }
     while (size > 0) {
         do {
-            n = pread(fd, tls->buf, pt_min(size, tls->buf_size), *offset);
+            n = pread(fd, buf, pt_min(size, tls->buf_size), *offset);
         } while (n == -1 && errno == EINTR);
         if (n == -1) {
             pt_log_error(PT_LOG_CRIT, c->log, errno, "pread() failed");
@@ -573,7 +691,7 @@ pt_tls_sendfile(pt_connection_t *c, int fd, off_t *offset, size_t size)
         if (n == 0) {
             break;    /* the file was truncated: the caller finds out */
         }
-        w = write_once(c, tls->buf, (size_t) n);
+        w = write_once(c, buf, (size_t) n);
         if (w < 0) {
             return total ? (ssize_t) total : w;
         }

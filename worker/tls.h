@@ -22,7 +22,9 @@ typedef void (*pt_tls_handshake_pt)(pt_connection_t *c, int rc);
 struct pt_tls_s {
     SSL                 *ssl;
     pt_connection_t     *connection;
-    u_char              *buf;          /* writev/sendfile coalescing */
+    u_char              *buf;          /* writev/sendfile coalescing when
+                                          buf_size exceeds the worker's
+                                          shared 16k buffer (tls.c) */
     size_t               buf_size;     /* ssl_buffer_size */
     pt_tls_handshake_pt  handshaked;
     /* while a read waits for the socket to take a write (or the other way
@@ -40,6 +42,12 @@ struct pt_tls_s {
                                               (ssl_reject_handshake) */
     unsigned             drained:1;        /* the last socket read was
                                               short: nothing left there */
+    unsigned             skip_read:1;      /* drained in this handshake
+                                              step (or by its last one):
+                                              no read till the next report */
+    unsigned             wants_write:1;    /* the handshake waits for the
+                                              socket to take a write (not
+                                              for the peer's data) */
 };
 
 /* ex_data index of SSL objects that points back to the connection. */

@@ -712,6 +712,87 @@ class Resumption(PorticoTestCase):
         inst.wait_gone(old, "old workers")
 
 
+LEAN = r"""
+    ssl_certificate @C@/a_rsa.pem;
+    ssl_certificate_key @C@/a_rsa.key;
+    # no session kept anywhere: TLS 1.3 tickets would be of no use
+    server {
+        listen 127.0.0.1:@PORT@ ssl default_server;
+        server_name a.test;
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        location / { return 200 "a $ssl_protocol\n"; }
+    }
+    # picked by SNI on the same port: it issues tickets
+    server {
+        listen 127.0.0.1:@PORT@ ssl;
+        server_name b.test;
+        ssl_certificate @C@/b.pem;
+        ssl_certificate_key @C@/b.key;
+        location / { return 200 "b $ssl_protocol\n"; }
+    }
+    # the CA is trusted here, yet only ssl_certificate's chain is sent
+    server {
+        listen 127.0.0.1:@PORT2@ ssl;
+        ssl_trusted_certificate @C@/ca.pem;
+        ssl_client_certificate @C@/ca.pem;
+        ssl_verify_client optional;
+        location / { return 200 "trusted\n"; }
+    }
+    # records smaller and larger than the shared 16k coalescing buffer
+    server {
+        listen 127.0.0.1:@PORT3@ ssl;
+        ssl_buffer_size 4k;
+        location /files/ { root @C@; }
+        location /nosf/ { alias @C@/files/; sendfile off; }
+    }
+    server {
+        listen 127.0.0.1:@PORT4@ ssl;
+        ssl_buffer_size 64k;
+        location /files/ { root @C@; }
+        location /nosf/ { alias @C@/files/; sendfile off; }
+    }
+"""
+
+
+class Lean(PorticoTestCase):
+    """What nginx does not send either: tickets nobody can use, chains
+    built from the trusted store; and bodies under every ssl_buffer_size
+    (the shared coalescing buffer or a connection's own)."""
+
+    def setUp(self):
+        super().setUp()
+        self.inst = start(self, LEAN, 4, wait_port=1)
+
+    def test_tls13_tickets_only_where_they_resume(self):
+        ctx = client_ctx()
+        r = get(self.inst.port, ctx=ctx)
+        self.assertEqual(r.body, "a TLSv1.3\n")
+        self.assertFalse(r.session.has_ticket)
+        r = get(self.inst.port, host="b.test", ctx=ctx)
+        self.assertEqual(r.body, "b TLSv1.3\n")
+        self.assertTrue(r.session.has_ticket)
+
+    def test_no_chain_built_from_trusted_store(self):
+        rc, out = s_client(self.inst.ports[1], "-showcerts",
+                           "-servername", "a.test", stdin=b"Q\n")
+        self.assertTrue(handshake_ok(out), out)
+        self.assertIn(" 0 s:", out)
+        self.assertNotIn(" 1 s:", out, out)
+
+    def test_bodies_under_each_buffer_size(self):
+        with open(cpath("files/big.bin"), "rb") as f:
+            want = f.read()
+        for port in self.inst.ports[2:4]:
+            for path in ("/files/big.bin", "/nosf/big.bin"):
+                for ctx in (client_ctx(),
+                            client_ctx(maxv=ssl.TLSVersion.TLSv1_2)):
+                    r = get(port, path=path, ctx=ctx, verify=False)
+                    self.assertEqual((r.status, len(r.raw)),
+                                     (200, len(want)), (port, path))
+                    self.assertEqual(r.raw, want, (port, path))
+
+
 class Renewal(PorticoTestCase):
 
     def test_reload_with_renewed_certificate_under_load(self):

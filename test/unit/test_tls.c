@@ -406,6 +406,29 @@ START_TEST(peer_close_is_eof)
 }
 END_TEST
 
+/* The handshake's last read drained the socket: the first read after it
+ * is not made before epoll reports data (it would only say EAGAIN), and
+ * is made, and gets the data, once it has. */
+START_TEST(no_read_before_report)
+{
+    u_char  buf[16];
+    ssize_t n;
+    int     i;
+
+    handshake();
+    ck_assert(!c->read->ready);
+    ck_assert_int_eq(SSL_write(client, "hi", 2), 2);
+    ck_assert_int_eq(c->recv(c, buf, sizeof(buf)), PT_AGAIN);
+    for (i = 0; i < 100 && !c->read->ready; i++) {
+        (void) pt_event_process(5);
+    }
+    ck_assert(c->read->ready);
+    n = c->recv(c, buf, sizeof(buf));
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(memcmp(buf, "hi", 2), 0);
+}
+END_TEST
+
 Suite *
 pt_test_suite(void)
 {
@@ -422,6 +445,7 @@ pt_test_suite(void)
     tcase_add_test(io, handshake_and_io);
     tcase_add_test(io, garbage_fails_handshake);
     tcase_add_test(io, peer_close_is_eof);
+    tcase_add_test(io, no_read_before_report);
     suite_add_tcase(s, io);
     return s;
 }
