@@ -20,10 +20,10 @@ typedef struct {
 static pt_uint_t  local_connections;
 pt_uint_t        *pt_connection_counter = &local_connections;
 
-/* The zone's identity (a configuration cannot name a zone with a space
- * first, so no user zone meets this one). */
+/* The zone's identity: no configuration token holds a NUL byte, so no
+ * user zone meets this name (a quoted one may start with a space). */
 static int        counters_tag;
-static pt_str_t   zone_name = pt_string(" portico counters");
+static pt_str_t   zone_name = pt_string("\0portico counters");
 
 static int
 init_zone(pt_shm_zone_t *zone, void *old_data)

@@ -66,7 +66,7 @@ next_temp_number(int collision)
 /* Create the file named by the next free number in `full`, making the
  * level directories if they are missing. The fd, or -1 with errno set. */
 static int
-create_numbered(const pt_path_t *path, u_char *full)
+create_numbered(const pt_path_t *path, u_char *full, pt_log_t *log)
 {
     u_char *name = full + path->name.len + path->len + 1;
     int     fd, tries, collision = 0;
@@ -80,17 +80,22 @@ create_numbered(const pt_path_t *path, u_char *full)
         if (fd == -1 && errno == ENOENT && path->level[0] != 0) {
             /* this name's level directories are new: make them */
             if (pt_path_create_levels(path, full) != PT_OK) {
+                pt_log_error(PT_LOG_CRIT, log, errno, "mkdir() \"%s\" failed",
+                             full);
                 return -1;
             }
             fd = open((char *) full, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
                       0600);
         }
-        if (fd != -1 || errno != EEXIST) {
+        if (fd != -1) {
             return fd;
+        }
+        if (errno != EEXIST) {
+            break;
         }
         collision = 1;
     }
-    errno = EEXIST;
+    pt_log_error(PT_LOG_CRIT, log, errno, "open() \"%s\" failed", full);
     return -1;
 }
 
@@ -117,14 +122,13 @@ pt_file_temp(pt_pool_t *pool, const pt_path_t *path, pt_log_t *log)
     memcpy(full, path->name.data, path->name.len);
     f->name.data = full;
     f->name.len = n;
-    f->fd = create_numbered(path, full);
+    f->fd = create_numbered(path, full, log);
     if (f->fd == -1) {
         return NULL;
     }
     cln->handler = close_file;
-    /* not persistent: the name goes at once, the data with the last fd */
-    if (unlink((char *) full) == -1) {
-        pt_log_error(PT_LOG_CRIT, log, errno, "unlink() \"%s\" failed", full);
-    }
+    /* not persistent: the name goes at once, the data with the last fd
+     * (a failure leaves a file behind, nothing worse: ignored as nginx) */
+    (void) unlink((char *) full);
     return f;
 }

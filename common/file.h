@@ -26,7 +26,8 @@ pt_file_t *pt_file_open(pt_pool_t *pool, const pt_str_t *name, pt_log_t *log);
 /* Create a temp file in `path`: named by a 10-digit number inside the
  * path's level directories (made on demand), then unlinked at once, as
  * nginx's non-persistent temp files. Closed with `pool`; f->name keeps
- * the name it had. Returns NULL with errno set. */
+ * the name it had. Returns NULL with errno set; a failed open() or
+ * mkdir() is logged (crit, with the name, as nginx words it). */
 pt_file_t *pt_file_temp(pt_pool_t *pool, const pt_path_t *path,
                         pt_log_t *log);
 

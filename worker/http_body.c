@@ -114,10 +114,7 @@ pt_http_body_store(pt_http_request_t *r, const u_char *p, size_t n)
         f = pt_file_temp(r->pool, clcf->client_body_temp_path,
                          r->connection->log);
         if (f == NULL) {
-            pt_log_error(PT_LOG_CRIT, r->connection->log, errno, "could not "
-                         "create a temp file in \"%s\"",
-                         clcf->client_body_temp_path->name.data);
-            return PT_ERROR;
+            return PT_ERROR;   /* logged */
         }
         pt_log_error(PT_LOG_WARN, r->connection->log, 0, "a client request "
                      "body is buffered to a temporary file %s", f->name.data);

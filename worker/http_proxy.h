@@ -236,6 +236,8 @@ struct pt_proxy_ctx_s {
                                                       went out */
     unsigned                      request_sent_any:1;  /* this try */
     unsigned                      head_parsed:1;  /* status line read */
+    unsigned                      head_ready:1;   /* init_head() done for
+                                                     this try */
     unsigned                      request_started:1;  /* a byte went out */
     unsigned                      connected:1;
     unsigned                      head_done:1;

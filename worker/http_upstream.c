@@ -608,6 +608,7 @@ next_upstream(pt_proxy_ctx_t *ctx, pt_uint_t ft)
     ctx->request->pos = ctx->request->start;
     ctx->body_file_pos = 0;
     ctx->request_sent_any = 0;
+    ctx->head_ready = 0;
     if (ctx->buffer != NULL) {
         ctx->buffer->pos = ctx->buffer->last = ctx->buffer->start;
         ctx->head_parsed = 0;
@@ -867,7 +868,11 @@ pt_proxy_recv(pt_proxy_ctx_t *ctx, pt_buf_t *b)
             c->read->ready = 0;
             return PT_AGAIN;
         }
-        pt_log_error(PT_LOG_ERR, &ctx->log, errno, "recv() failed");
+        if (ctx->send_err == 0 || ctx->head_parsed) {
+            /* after a failed write, that failure is what gets logged
+             * unless an answer was found */
+            pt_log_error(PT_LOG_ERR, &ctx->log, errno, "recv() failed");
+        }
         return PT_ERROR;
     }
     if (n == 0) {
@@ -907,6 +912,7 @@ init_head(pt_proxy_ctx_t *ctx)
     pt_http_parse_init(&ctx->parse);
     ctx->head_parsed = 0;
     ctx->head_done = 0;
+    ctx->head_ready = 1;
     return PT_OK;
 }
 
@@ -1136,7 +1142,9 @@ process_header(pt_proxy_ctx_t *ctx)
         return;
     }
     ctx->action = "reading response header from upstream";
-    if (ctx->buffer == NULL || ctx->buffer->last == ctx->buffer->start) {
+    if (!ctx->head_ready) {
+        /* once per try: reads that bring no byte (early reads while the
+         * request goes out, TLS records) must not redo it */
         if (init_head(ctx) != PT_OK) {
             pt_proxy_finalize(ctx, PT_HTTP_INTERNAL_SERVER_ERROR);
             return;
@@ -1151,7 +1159,7 @@ process_header(pt_proxy_ctx_t *ctx)
             return;
         }
         n = pt_proxy_recv(ctx, b);
-        if ((n == PT_AGAIN || n == 0) && send_error_stands(ctx)) {
+        if (n <= 0 && send_error_stands(ctx)) {
             return;
         }
         if (n == PT_AGAIN) {

@@ -587,10 +587,7 @@ spill_buffer(pt_proxy_ctx_t *ctx, round_t *rd, int *rc)
     if (ctx->temp_file == NULL) {
         f = pt_file_temp(r->pool, ctx->conf->temp_path, &ctx->log);
         if (f == NULL) {
-            pt_log_error(PT_LOG_CRIT, &ctx->log, errno, "could not create a "
-                         "temp file in \"%s\"",
-                         ctx->conf->temp_path->name.data);
-            ctx->conf_no_spill = 1;
+            ctx->conf_no_spill = 1;   /* logged */
             return NULL;
         }
         ctx->temp_file = f;
