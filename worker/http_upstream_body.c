@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/array.h"
@@ -369,6 +370,28 @@ busy_full(pt_proxy_ctx_t *ctx, pt_chain_t *out)
     return 0;
 }
 
+/* A new raw buffer while proxy_buffers allows one, or NULL. */
+static pt_buf_t *
+new_raw(pt_proxy_ctx_t *ctx)
+{
+    pt_chain_t *cl;
+    pt_buf_t   *b;
+
+    if (ctx->bufs_made >= ctx->bufs_max) {
+        return NULL;
+    }
+    cl = pt_alloc_chain_link(ctx->r->pool);
+    b = pt_buf_create_temp(ctx->r->pool, ctx->buf_size);
+    if (cl == NULL || b == NULL) {
+        return NULL;
+    }
+    cl->buf = b;
+    cl->next = ctx->raws;
+    ctx->raws = cl;
+    ctx->bufs_made++;
+    return b;
+}
+
 /* The raw buffer to read into next, or NULL when all are taken or, with
  * proxy_buffering, when the busy ones reach proxy_busy_buffers_size (the
  * read then goes to the temp file, or waits). */
@@ -397,20 +420,37 @@ read_buffer(pt_proxy_ctx_t *ctx, pt_chain_t *out)
             return cl->buf;
         }
     }
-    if (ctx->bufs_made >= ctx->bufs_max) {
-        return NULL;
+    b = new_raw(ctx);
+    if (b != NULL) {
+        ctx->cur = b;
     }
-    cl = pt_alloc_chain_link(ctx->r->pool);
-    b = pt_buf_create_temp(ctx->r->pool, ctx->buf_size);
-    if (cl == NULL || b == NULL) {
-        return NULL;
-    }
-    cl->buf = b;
-    cl->next = ctx->raws;
-    ctx->raws = cl;
-    ctx->bufs_made++;
-    ctx->cur = b;
     return b;
+}
+
+/* Another free raw buffer for the same read, none of the k chosen: a
+ * free one, or a new one while proxy_buffers allows; NULL otherwise. */
+static pt_buf_t *
+spare_buffer(pt_proxy_ctx_t *ctx, pt_chain_t *out, pt_buf_t **chosen,
+             int k)
+{
+    pt_chain_t *cl;
+    int         i;
+
+    if (ctx->buffering && busy_full(ctx, out)) {
+        return NULL;
+    }
+    for (cl = ctx->raws; cl != NULL; cl = cl->next) {
+        for (i = 0; i < k && chosen[i] != cl->buf; i++) {
+            /* look further */
+        }
+        if (i == k && cl->buf->pos == cl->buf->last
+            && !raw_busy(ctx, out, cl->buf))
+        {
+            cl->buf->pos = cl->buf->last = cl->buf->start;
+            return cl->buf;
+        }
+    }
+    return new_raw(ctx);
 }
 
 /* A cleared descriptor from the free list (or r->pool), appended to
@@ -513,6 +553,9 @@ decode(pt_proxy_ctx_t *ctx, pt_buf_t *raw, pt_chain_t ***tail)
     }
     return PT_OK;
 }
+
+/* Buffers one readv() fills at most (proxy_buffers bounds them first). */
+#define PROXY_READ_IOVS  16
 
 /* This round's body descriptors, not yet handed to the filters. */
 typedef struct {
@@ -750,6 +793,95 @@ next_buffer(pt_proxy_ctx_t *ctx, round_t *rd, int *spill, int *rc)
     return b;
 }
 
+/* The origin closed: the end of a body without framing, else an error
+ * (logged). */
+static int
+body_eof(pt_proxy_ctx_t *ctx)
+{
+    ctx->upstream_eof = 1;
+    if (ctx->rest == -1 && !ctx->headers_in.chunked) {
+        return PT_DONE;
+    }
+    pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream prematurely "
+                 "closed connection");
+    return PT_ERROR;
+}
+
+/* Bytes just read into bufs[0..k) in order (n in all): each buffer's
+ * descriptors; bytes after the end of the body are extra. */
+static int
+decode_read(pt_proxy_ctx_t *ctx, round_t *rd, pt_buf_t **bufs, int k,
+            size_t n)
+{
+    size_t take;
+    int    i, rc = PT_OK;
+
+    for (i = 0; i < k && n > 0; i++) {
+        take = pt_min(n, (size_t) (bufs[i]->end - bufs[i]->last));
+        bufs[i]->last += take;
+        n -= take;
+        ctx->cur = bufs[i];
+        if (rc == PT_OK) {
+            rc = decode(ctx, bufs[i], &rd->tail);
+        } else if (rc == PT_DONE) {
+            ctx->extra = 1;
+            bufs[i]->pos = bufs[i]->last;
+        }
+        if (rc == PT_ERROR) {
+            break;
+        }
+    }
+    return rc;
+}
+
+/* One readv() into b and the other free raw buffers proxy_buffers
+ * allows: a large body in a few calls rather than one per buffer (plain
+ * connections; TLS reads one buffer at a time). Returns as read_once. */
+static int
+read_many(pt_proxy_ctx_t *ctx, round_t *rd, pt_buf_t *b)
+{
+    pt_connection_t *c = ctx->u->peer.connection;
+    pt_buf_t        *bufs[PROXY_READ_IOVS];
+    struct iovec     iov[PROXY_READ_IOVS];
+    size_t           room = 0;
+    ssize_t          n;
+    int              i, k = 1;
+
+    bufs[0] = b;
+    while (k < PROXY_READ_IOVS
+           && (bufs[k] = spare_buffer(ctx, rd->out, bufs, k)) != NULL)
+    {
+        k++;
+    }
+    for (i = 0; i < k; i++) {
+        iov[i].iov_base = bufs[i]->last;
+        iov[i].iov_len = (size_t) (bufs[i]->end - bufs[i]->last);
+        room += iov[i].iov_len;
+    }
+    do {
+        n = readv(c->fd, iov, k);
+    } while (n == -1 && errno == EINTR);
+    if (n == -1) {
+        if (errno == EAGAIN) {
+            c->read->ready = 0;
+            return PT_AGAIN;
+        }
+        pt_log_error(PT_LOG_ERR, &ctx->log, errno, "readv() failed");
+        return PT_ERROR;
+    }
+    if (n == 0) {
+        c->read->ready = 0;
+        return body_eof(ctx);
+    }
+    /* edge-triggered: a short read emptied the socket */
+    if ((size_t) n < room && !c->read->eof) {
+        c->read->ready = 0;
+    }
+    ctx->state->bytes_received += n;
+    rd->range = NULL;
+    return decode_read(ctx, rd, bufs, k, (size_t) n);
+}
+
 /* One read from the origin into the round: PT_OK (go on), PT_AGAIN (the
  * origin has no more now), PT_DECLINED (the client is slower), PT_DONE
  * (the body is complete) or PT_ERROR (logged). */
@@ -766,6 +898,11 @@ read_once(pt_proxy_ctx_t *ctx, round_t *rd)
     if (b == NULL) {
         return rc == PT_ERROR ? PT_ERROR : PT_DECLINED;
     }
+    if (!spill && ctx->limit_rate == 0
+        && ctx->u->peer.connection->tls == NULL)
+    {
+        return read_many(ctx, rd, b);
+    }
     mark = rd->tail;
     base = b->last;
     n = pt_proxy_recv(ctx, b);
@@ -773,13 +910,7 @@ read_once(pt_proxy_ctx_t *ctx, round_t *rd)
         return (int) n;
     }
     if (n == 0) {
-        ctx->upstream_eof = 1;
-        if (ctx->rest == -1 && !ctx->headers_in.chunked) {
-            return PT_DONE;
-        }
-        pt_log_error(PT_LOG_ERR, &ctx->log, 0, "upstream prematurely "
-                     "closed connection");
-        return PT_ERROR;
+        return body_eof(ctx);
     }
     rc = decode(ctx, b, &rd->tail);
     if (!spill) {
