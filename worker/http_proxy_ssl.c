@@ -37,7 +37,6 @@
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 #define SESSION_SLOTS   32     /* peers whose last session is kept */
-#define PASSWORDS_MAX   64
 #define CONN_POOL_SIZE  1024
 
 /* The last session with one peer (per worker: sessions are made at run
@@ -171,82 +170,8 @@ pt_proxy_ssl_pass(pt_conf_t *cf, int https)
 }
 
 /* "MSG (SSL: ...) in F:L" at emerg, F:L being the proxy_pass line. */
-static void ctx_error(pt_conf_t *cf, proxy_ssl_conf_t *c, const char *fmt,
-                      ...) __attribute__((format(printf, 3, 4)));
-
-static void
-ctx_error(pt_conf_t *cf, proxy_ssl_conf_t *c, const char *fmt, ...)
-{
-    u_char  msg[2048], *p, *end = msg + sizeof(msg) - 1;
-    va_list ap;
-    int     n;
-
-    va_start(ap, fmt);
-    n = vsnprintf((char *) msg, sizeof(msg) - 1, fmt, ap);
-    va_end(ap);
-    p = msg + pt_min((size_t) pt_max(n, 0), sizeof(msg) - 1);
-    p = pt_tls_error_text(p, end);
-    if (c->file != NULL) {
-        p = pt_slprintf(p, end, " in %s:%lu", c->file,
-                        (unsigned long) c->line);
-    }
-    *p = '\0';
-    pt_log_error(PT_LOG_EMERG, cf->log, 0, "%s", msg);
-}
-
-static const char *
-full_path(pt_conf_t *cf, const pt_str_t *name)
-{
-    pt_str_t n = *name;
-
-    if (pt_conf_full_name(cf, &n) != PT_OK) {
-        return NULL;
-    }
-    return (const char *) n.data;
-}
-
-/* proxy_ssl_password_file: one password a line, each tried in turn. */
-static pt_array_t *
-load_passwords(pt_conf_t *cf, proxy_ssl_conf_t *c)
-{
-    pt_array_t *list;
-    pt_str_t   *pw;
-    const char *path = full_path(cf, &c->password_file);
-    char        line[1024];
-    size_t      len;
-    FILE       *f;
-
-    list = pt_array_create(cf->pool, 4, sizeof(pt_str_t));
-    if (list == NULL || path == NULL) {
-        return NULL;
-    }
-    f = fopen(path, "re");
-    if (f == NULL) {
-        pt_log_error(PT_LOG_EMERG, cf->log, errno, "open() \"%s\" failed in "
-                     "%s:%lu", path, c->file, (unsigned long) c->line);
-        return NULL;
-    }
-    while (list->nelts < PASSWORDS_MAX && fgets(line, sizeof(line), f)) {
-        len = strcspn(line, "\r\n");
-        if (len == 0) {
-            continue;
-        }
-        pw = pt_array_push(list);
-        if (pw == NULL || (pw->data = pt_pnalloc(cf->pool, len)) == NULL) {
-            (void) fclose(f);
-            return NULL;
-        }
-        memcpy(pw->data, line, len);
-        pw->len = len;
-    }
-    explicit_bzero(line, sizeof(line));
-    (void) fclose(f);
-    if (list->nelts == 0) {
-        pt_log_error(PT_LOG_EMERG, cf->log, 0, "empty file \"%s\"", path);
-        return NULL;
-    }
-    return list;
-}
+#define CTX_ERROR(...) pt_http_ssl_conf_error(cf, c->file, c->line,           \
+                                              __VA_ARGS__)
 
 static EVP_PKEY *
 read_key(pt_conf_t *cf, proxy_ssl_conf_t *c, const char *path)
@@ -258,7 +183,8 @@ read_key(pt_conf_t *cf, proxy_ssl_conf_t *c, const char *path)
     BIO        *bio;
 
     if (c->password_file.len) {
-        if ((pws = load_passwords(cf, c)) == NULL) {
+        pws = pt_http_ssl_read_passwords(cf, &c->password_file);
+        if (pws == NULL) {
             return NULL;
         }
         pw = pws->elts;
@@ -267,7 +193,7 @@ read_key(pt_conf_t *cf, proxy_ssl_conf_t *c, const char *path)
     for (i = 0; i < n && pkey == NULL; i++) {
         bio = BIO_new_file(path, "r");
         if (bio == NULL) {
-            ctx_error(cf, c, "cannot load certificate key \"%s\": "
+            CTX_ERROR("cannot load certificate key \"%s\": "
                       "BIO_new_file() failed", path);
             return NULL;
         }
@@ -279,7 +205,7 @@ read_key(pt_conf_t *cf, proxy_ssl_conf_t *c, const char *path)
         }
     }
     if (pkey == NULL) {
-        ctx_error(cf, c, "cannot load certificate key \"%s\": "
+        CTX_ERROR("cannot load certificate key \"%s\": "
                   "PEM_read_bio_PrivateKey() failed", path);
     }
     return pkey;
@@ -303,20 +229,20 @@ load_client_cert(pt_conf_t *cf, proxy_ssl_conf_t *c)
                      c->file, (unsigned long) c->line);
         return PT_ERROR;
     }
-    cpath = full_path(cf, &c->certificate);
-    kpath = full_path(cf, &c->certificate_key);
+    cpath = pt_http_ssl_full_path(cf, &c->certificate);
+    kpath = pt_http_ssl_full_path(cf, &c->certificate_key);
     if (cpath == NULL || kpath == NULL) {
         return PT_ERROR;
     }
     bio = BIO_new_file(cpath, "r");
     if (bio == NULL) {
-        ctx_error(cf, c, "cannot load certificate \"%s\": BIO_new_file() "
+        CTX_ERROR("cannot load certificate \"%s\": BIO_new_file() "
                   "failed", cpath);
         return PT_ERROR;
     }
     BIO_free(bio);
     if (SSL_CTX_use_certificate_chain_file(c->ctx, cpath) != 1) {
-        ctx_error(cf, c, "cannot load certificate \"%s\": "
+        CTX_ERROR("cannot load certificate \"%s\": "
                   "PEM_read_bio_X509_AUX() failed", cpath);
         return PT_ERROR;
     }
@@ -325,7 +251,7 @@ load_client_cert(pt_conf_t *cf, proxy_ssl_conf_t *c)
         return PT_ERROR;
     }
     if (SSL_CTX_use_PrivateKey(c->ctx, pkey) != 1) {
-        ctx_error(cf, c, "SSL_CTX_use_PrivateKey(\"%s\") failed", kpath);
+        CTX_ERROR("SSL_CTX_use_PrivateKey(\"%s\") failed", kpath);
         EVP_PKEY_free(pkey);
         return PT_ERROR;
     }
@@ -360,20 +286,20 @@ set_verify(pt_conf_t *cf, proxy_ssl_conf_t *c)
     }
     SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, verify_cb);
     SSL_CTX_set_verify_depth(c->ctx, (int) c->verify_depth);
-    path = full_path(cf, &c->trusted_certificate);
+    path = pt_http_ssl_full_path(cf, &c->trusted_certificate);
     if (path == NULL
         || SSL_CTX_load_verify_locations(c->ctx, path, NULL) != 1)
     {
-        ctx_error(cf, c, "SSL_CTX_load_verify_locations(\"%s\") failed",
+        CTX_ERROR("SSL_CTX_load_verify_locations(\"%s\") failed",
                   path ? path : "");
         return PT_ERROR;
     }
     if (c->crl.len) {
         /* as nginx: a CRL counts only where certificates are verified */
-        path = full_path(cf, &c->crl);
+        path = pt_http_ssl_full_path(cf, &c->crl);
         store = SSL_CTX_get_cert_store(c->ctx);
         if (path == NULL || X509_STORE_load_file(store, path) != 1) {
-            ctx_error(cf, c, "X509_LOOKUP_load_file(\"%s\") failed",
+            CTX_ERROR("X509_LOOKUP_load_file(\"%s\") failed",
                       path ? path : "");
             return PT_ERROR;
         }
@@ -408,13 +334,13 @@ apply_conf_commands(pt_conf_t *cf, proxy_ssl_conf_t *c)
         if (SSL_CONF_cmd(cctx, (const char *) p[i].data,
                          (const char *) p[i + 1].data) <= 0)
         {
-            ctx_error(cf, c, "SSL_CONF_cmd(\"%s\", \"%s\") failed",
+            CTX_ERROR("SSL_CONF_cmd(\"%s\", \"%s\") failed",
                       (const char *) p[i].data, (const char *) p[i + 1].data);
             rc = PT_ERROR;
         }
     }
     if (rc == PT_OK && SSL_CONF_CTX_finish(cctx) != 1) {
-        ctx_error(cf, c, "SSL_CONF_finish() failed");
+        CTX_ERROR("SSL_CONF_finish() failed");
         rc = PT_ERROR;
     }
     SSL_CONF_CTX_free(cctx);
@@ -462,7 +388,7 @@ build_ctx(pt_conf_t *cf, proxy_ssl_conf_t *c)
     c->sessions = pt_pcalloc(cf->pool, sizeof(session_slot_t)
                                        * SESSION_SLOTS);
     if (c->ctx == NULL || cln == NULL || c->sessions == NULL) {
-        ctx_error(cf, c, "SSL_CTX_new() failed");
+        CTX_ERROR("SSL_CTX_new() failed");
         SSL_CTX_free(c->ctx);
         c->ctx = NULL;
         return PT_ERROR;
@@ -479,7 +405,7 @@ build_ctx(pt_conf_t *cf, proxy_ssl_conf_t *c)
     if (SSL_CTX_set_cipher_list(c->ctx, (const char *) c->ciphers.data)
         != 1)
     {
-        ctx_error(cf, c, "SSL_CTX_set_cipher_list(\"%s\") failed",
+        CTX_ERROR("SSL_CTX_set_cipher_list(\"%s\") failed",
                   (const char *) c->ciphers.data);
         return PT_ERROR;
     }

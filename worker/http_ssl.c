@@ -364,14 +364,9 @@ invalid:
     return PT_CONF_ERROR;
 }
 
-/* "MSG (SSL: ...) in F:L" at emerg, for the directive at file:line. */
-static void
-ctx_error(pt_conf_t *cf, const char *file, pt_uint_t line, const char *fmt,
-          ...) __attribute__((format(printf, 4, 5)));
-
-static void
-ctx_error(pt_conf_t *cf, const char *file, pt_uint_t line, const char *fmt,
-          ...)
+void
+pt_http_ssl_conf_error(pt_conf_t *cf, const char *file, pt_uint_t line,
+                       const char *fmt, ...)
 {
     u_char  msg[2048], *p, *end = msg + sizeof(msg) - 1;
     va_list ap;
@@ -389,12 +384,11 @@ ctx_error(pt_conf_t *cf, const char *file, pt_uint_t line, const char *fmt,
     pt_log_error(PT_LOG_EMERG, cf->log, 0, "%s", msg);
 }
 
-#define CTX_ERROR(...) ctx_error(cf, sscf->cert_file, sscf->cert_line,       \
-                                 __VA_ARGS__)
+#define CTX_ERROR(...) pt_http_ssl_conf_error(cf, sscf->cert_file,           \
+                                              sscf->cert_line, __VA_ARGS__)
 
-/* A path as nginx resolves it: relative to the configuration prefix. */
-static const char *
-full_path(pt_conf_t *cf, const pt_str_t *name)
+const char *
+pt_http_ssl_full_path(pt_conf_t *cf, const pt_str_t *name)
 {
     pt_str_t n = *name;
 
@@ -445,25 +439,21 @@ read_small_file(pt_conf_t *cf, const char *path, size_t max, size_t *len)
     return buf;
 }
 
-/* ssl_password_file: one password a line. */
-static int
-load_passwords(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
+pt_array_t *
+pt_http_ssl_read_passwords(pt_conf_t *cf, const pt_str_t *file)
 {
-    u_char   *buf, *p, *end, *nl;
-    size_t    len;
-    pt_str_t *pw;
+    u_char     *buf, *p, *end, *nl;
+    size_t      len;
+    pt_str_t   *pw;
+    pt_array_t *list;
 
-    if (sscf->password_file.len == 0 || sscf->passwords != NULL) {
-        return PT_OK;
-    }
-    buf = read_small_file(cf, full_path(cf, &sscf->password_file), 65536,
-                          &len);
+    buf = read_small_file(cf, pt_http_ssl_full_path(cf, file), 65536, &len);
     if (buf == NULL) {
-        return PT_ERROR;
+        return NULL;
     }
-    sscf->passwords = pt_array_create(cf->pool, 4, sizeof(pt_str_t));
-    if (sscf->passwords == NULL) {
-        return PT_ERROR;
+    list = pt_array_create(cf->pool, 4, sizeof(pt_str_t));
+    if (list == NULL) {
+        return NULL;
     }
     for (p = buf, end = buf + len; p < end; p = nl + 1) {
         nl = memchr(p, '\n', (size_t) (end - p));
@@ -477,22 +467,33 @@ load_passwords(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
         if (len == 0) {
             continue;
         }
-        if (sscf->passwords->nelts == PASSWORDS_MAX) {
+        if (list->nelts == PASSWORDS_MAX) {
             break;
         }
-        pw = pt_array_push(sscf->passwords);
+        pw = pt_array_push(list);
         if (pw == NULL) {
-            return PT_ERROR;
+            return NULL;
         }
         pw->data = p;
         pw->len = len;
     }
-    if (sscf->passwords->nelts == 0) {
+    if (list->nelts == 0) {
         pt_log_error(PT_LOG_EMERG, cf->log, 0, "empty file \"%s\"",
-                     full_path(cf, &sscf->password_file));
-        return PT_ERROR;
+                     pt_http_ssl_full_path(cf, file));
+        return NULL;
     }
-    return PT_OK;
+    return list;
+}
+
+/* ssl_password_file: read once per server. */
+static int
+load_passwords(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
+{
+    if (sscf->password_file.len == 0 || sscf->passwords != NULL) {
+        return PT_OK;
+    }
+    sscf->passwords = pt_http_ssl_read_passwords(cf, &sscf->password_file);
+    return sscf->passwords != NULL ? PT_OK : PT_ERROR;
 }
 
 /* pem_password_cb: the password in `u`, never a prompt on the terminal. */
@@ -546,7 +547,7 @@ static int
 load_pair(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf, const pt_str_t *cert,
           const pt_str_t *key)
 {
-    const char *cpath = full_path(cf, cert), *kpath = full_path(cf, key);
+    const char *cpath = pt_http_ssl_full_path(cf, cert), *kpath = pt_http_ssl_full_path(cf, key);
     X509       *x, *ca;
     EVP_PKEY   *pkey;
     BIO        *bio;
@@ -682,7 +683,7 @@ set_dhparam(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
     if (sscf->dhparam.len == 0) {
         return PT_OK;
     }
-    path = full_path(cf, &sscf->dhparam);
+    path = pt_http_ssl_full_path(cf, &sscf->dhparam);
     bio = path != NULL ? BIO_new_file(path, "r") : NULL;
     if (bio == NULL) {
         CTX_ERROR("BIO_new_file(\"%s\") failed", path ? path : "");
@@ -729,7 +730,7 @@ set_client_verify(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
         SSL_CTX_set_verify_depth(sscf->ctx, (int) sscf->verify_depth);
     }
     if (sscf->client_certificate.len) {
-        path = full_path(cf, &sscf->client_certificate);
+        path = pt_http_ssl_full_path(cf, &sscf->client_certificate);
         if (SSL_CTX_load_verify_locations(sscf->ctx, path, NULL) != 1) {
             CTX_ERROR("SSL_CTX_load_verify_locations(\"%s\") failed", path);
             return PT_ERROR;
@@ -743,14 +744,14 @@ set_client_verify(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
         SSL_CTX_set_client_CA_list(sscf->ctx, names);
     }
     if (sscf->trusted_certificate.len) {
-        path = full_path(cf, &sscf->trusted_certificate);
+        path = pt_http_ssl_full_path(cf, &sscf->trusted_certificate);
         if (SSL_CTX_load_verify_locations(sscf->ctx, path, NULL) != 1) {
             CTX_ERROR("SSL_CTX_load_verify_locations(\"%s\") failed", path);
             return PT_ERROR;
         }
     }
     if (sscf->crl.len) {
-        path = full_path(cf, &sscf->crl);
+        path = pt_http_ssl_full_path(cf, &sscf->crl);
         store = SSL_CTX_get_cert_store(sscf->ctx);
         if (X509_STORE_load_file(store, path) != 1) {
             CTX_ERROR("X509_LOOKUP_load_file(\"%s\") failed", path);
@@ -848,7 +849,7 @@ set_tickets(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
         return PT_ERROR;
     }
     for (i = 0; i < sscf->ticket_key_files->nelts; i++) {
-        path = full_path(cf, &file[i]);
+        path = pt_http_ssl_full_path(cf, &file[i]);
         if (path == NULL) {
             return PT_ERROR;
         }
@@ -890,7 +891,7 @@ set_stapling(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf)
                      (unsigned long) sscf->cert_line);
         return PT_OK;
     }
-    path = full_path(cf, &sscf->stapling_file);
+    path = pt_http_ssl_full_path(cf, &sscf->stapling_file);
     if (path == NULL) {
         return PT_ERROR;
     }
@@ -965,7 +966,7 @@ build_ctx(pt_conf_t *cf, pt_http_ssl_srv_conf_t *sscf,
     ctx = SSL_CTX_new(TLS_server_method());
     cln = pt_pool_cleanup_add(cf->pool, 0);
     if (ctx == NULL || cln == NULL) {
-        ctx_error(cf, NULL, 0, "SSL_CTX_new() failed");
+        pt_http_ssl_conf_error(cf, NULL, 0, "SSL_CTX_new() failed");
         SSL_CTX_free(ctx);
         return PT_ERROR;
     }

@@ -91,6 +91,16 @@ int pt_http_ssl_vars_init(pt_conf_t *cf);
 char *pt_http_ssl_set_conf_command(pt_conf_t *cf, pt_command_t *cmd,
                                    void *conf);
 int pt_http_ssl_password_cb(char *buf, int size, int rwflag, void *u);
+/* ssl_password_file and proxy_ssl_password_file: one password a line
+ * (64 at most) in cf->pool; NULL (logged) on failure. */
+pt_array_t *pt_http_ssl_read_passwords(pt_conf_t *cf, const pt_str_t *file);
+/* A path as nginx resolves it (relative to the prefix), NUL-terminated. */
+const char *pt_http_ssl_full_path(pt_conf_t *cf, const pt_str_t *name);
+/* "MSG (SSL: ...) in F:L" at emerg, F:L naming the directive (none when
+ * file is NULL). */
+void pt_http_ssl_conf_error(pt_conf_t *cf, const char *file, pt_uint_t line,
+                            const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void pt_http_ssl_set_protocols(SSL_CTX *ctx, pt_uint_t p);
 
 #endif /* PT_HTTP_SSL_CONF_H */
