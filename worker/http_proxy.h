@@ -305,6 +305,11 @@ int pt_proxy_name_in(pt_array_t *list, const u_char *name, size_t len);
 /* recv from the upstream into b (counted in $upstream_bytes_received):
  * bytes read, 0 at EOF, PT_AGAIN, or PT_ERROR (logged). */
 ssize_t pt_proxy_recv(pt_proxy_ctx_t *ctx, pt_buf_t *b);
+/* The outcome of a read of up to `room` bytes from the origin that
+ * returned n (errno set when -1): n, 0 at EOF, PT_AGAIN, or PT_ERROR
+ * (logged as `call` failed); readiness and the byte count kept. */
+ssize_t pt_proxy_read_done(pt_proxy_ctx_t *ctx, ssize_t n, size_t room,
+                           const char *call);
 int pt_proxy_start(pt_http_request_t *r, pt_proxy_ctx_t *ctx);
 void pt_proxy_finalize(pt_proxy_ctx_t *ctx, pt_int_t rc);
 void pt_proxy_close_peer(pt_proxy_ctx_t *ctx, int keep);

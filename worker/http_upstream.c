@@ -854,6 +854,36 @@ send_request(pt_proxy_ctx_t *ctx)
 }
 
 ssize_t
+pt_proxy_read_done(pt_proxy_ctx_t *ctx, ssize_t n, size_t room,
+                   const char *call)
+{
+    pt_connection_t *c = ctx->u->peer.connection;
+
+    if (n == -1) {
+        if (errno == EAGAIN) {
+            c->read->ready = 0;
+            return PT_AGAIN;
+        }
+        if (ctx->send_err == 0 || ctx->head_parsed) {
+            /* after a failed write, that failure is what gets logged
+             * unless an answer was found */
+            pt_log_error(PT_LOG_ERR, &ctx->log, errno, "%s failed", call);
+        }
+        return PT_ERROR;
+    }
+    if (n == 0) {
+        c->read->ready = 0;
+        return 0;
+    }
+    /* edge-triggered: a short read emptied the socket */
+    if ((size_t) n < room && !c->read->eof) {
+        c->read->ready = 0;
+    }
+    ctx->state->bytes_received += n;
+    return n;
+}
+
+ssize_t
 pt_proxy_recv(pt_proxy_ctx_t *ctx, pt_buf_t *b)
 {
     pt_connection_t *c = ctx->u->peer.connection;
@@ -863,28 +893,10 @@ pt_proxy_recv(pt_proxy_ctx_t *ctx, pt_buf_t *b)
     do {
         n = pt_proxy_io_recv(c, b->last, size);
     } while (n == -1 && errno == EINTR);
-    if (n == -1) {
-        if (errno == EAGAIN) {
-            c->read->ready = 0;
-            return PT_AGAIN;
-        }
-        if (ctx->send_err == 0 || ctx->head_parsed) {
-            /* after a failed write, that failure is what gets logged
-             * unless an answer was found */
-            pt_log_error(PT_LOG_ERR, &ctx->log, errno, "recv() failed");
-        }
-        return PT_ERROR;
+    n = pt_proxy_read_done(ctx, n, size, "recv()");
+    if (n > 0) {
+        b->last += n;
     }
-    if (n == 0) {
-        c->read->ready = 0;
-        return 0;
-    }
-    /* edge-triggered: a short read emptied the socket */
-    if ((size_t) n < size && !c->read->eof) {
-        c->read->ready = 0;
-    }
-    ctx->state->bytes_received += n;
-    b->last += n;
     return n;
 }
 

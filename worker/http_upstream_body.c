@@ -861,23 +861,13 @@ read_many(pt_proxy_ctx_t *ctx, round_t *rd, pt_buf_t *b)
     do {
         n = readv(c->fd, iov, k);
     } while (n == -1 && errno == EINTR);
-    if (n == -1) {
-        if (errno == EAGAIN) {
-            c->read->ready = 0;
-            return PT_AGAIN;
-        }
-        pt_log_error(PT_LOG_ERR, &ctx->log, errno, "readv() failed");
-        return PT_ERROR;
+    n = pt_proxy_read_done(ctx, n, room, "readv()");
+    if (n == PT_AGAIN || n == PT_ERROR) {
+        return (int) n;
     }
     if (n == 0) {
-        c->read->ready = 0;
         return body_eof(ctx);
     }
-    /* edge-triggered: a short read emptied the socket */
-    if ((size_t) n < room && !c->read->eof) {
-        c->read->ready = 0;
-    }
-    ctx->state->bytes_received += n;
     rd->range = NULL;
     return decode_read(ctx, rd, bufs, k, (size_t) n);
 }
